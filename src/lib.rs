@@ -1,0 +1,1 @@
+//! fleetsync: keeps a fleet of GitHub repositories in step with a Dataiku DSS design node.
