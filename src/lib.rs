@@ -1,1 +1,7 @@
-//! fleetsync: keeps a fleet of GitHub repositories in step with a Dataiku DSS design node.
+//! fleetsync: keeps a fleet of GitHub repositories in step with the projects and plugins of a
+//! Dataiku DSS design node.
+//!
+//! One module per pipeline stage (discover → desire → observe → plan → guard → apply → record),
+//! plus the store, the daemon pieces and the simulator used by tests, benchmarks and `--dev`.
+
+pub mod sim;
