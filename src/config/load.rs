@@ -1,0 +1,652 @@
+//! Loading a config file: parse (unknown keys rejected), then validate every field and parse
+//! every template, collecting all problems with their `file:line:col`.
+
+use super::error::{line_col, ConfigError, ConfigErrors};
+use super::schema::*;
+use super::secrets::SecretSource;
+use super::templates::{TemplateContext, Templates};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A loaded, validated config.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// That file's folder; relative paths in the config are relative to it.
+    pub base_dir: PathBuf,
+    /// The settings as written.
+    pub raw: RawConfig,
+    /// Every template, parsed.
+    pub templates: Templates,
+    /// The status API address.
+    pub listen: SocketAddr,
+    /// Per DSS node (same order as `raw.dss`): include and exclude patterns.
+    pub key_filters: Vec<KeyFilter>,
+    /// Warnings (e.g. a secret file readable by everyone). Loading still succeeded.
+    pub warnings: Vec<String>,
+}
+
+/// Compiled include/exclude patterns on project keys.
+#[derive(Debug, Clone)]
+pub struct KeyFilter {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl KeyFilter {
+    /// Whether the project key passes the patterns.
+    pub fn matches(&self, key: &str) -> bool {
+        self.include.is_match(key) && !self.exclude.is_match(key)
+    }
+}
+
+/// Which managed-contents table a template belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `[repo]`: project repos.
+    Project,
+    /// `[plugin_repo]` (or `[repo]` when absent): plugin repos.
+    Plugin,
+}
+
+impl Scope {
+    fn prefix(self) -> &'static str {
+        match self {
+            Scope::Project => "project",
+            Scope::Plugin => "plugin",
+        }
+    }
+}
+
+/// Template names, shared by the loader and the stages that render them.
+pub mod names {
+    use super::Scope;
+    /// Name template of project repos.
+    pub const PROJECT_REPO_NAME: &str = "repo_name:project";
+    /// Name template of plugin repos.
+    pub const PLUGIN_REPO_NAME: &str = "repo_name:plugin";
+    /// Description template.
+    pub const DESCRIPTION: &str = "description";
+    /// A managed file's template.
+    pub fn file(scope: Scope, path: &str) -> String {
+        format!("{}:file:{path}", scope.prefix())
+    }
+    /// A variable's value template.
+    pub fn variable(scope: Scope, name: &str) -> String {
+        format!("{}:variable:{name}", scope.prefix())
+    }
+    /// A secret source's name/path template.
+    pub fn secret(scope: Scope, name: &str) -> String {
+        format!("{}:secret:{name}", scope.prefix())
+    }
+}
+
+impl Config {
+    /// The contents of repos in `scope`.
+    pub fn contents(&self, scope: Scope) -> &RepoContents {
+        match scope {
+            Scope::Project => &self.raw.repo,
+            Scope::Plugin => self.raw.plugin_repo.as_ref().unwrap_or(&self.raw.repo),
+        }
+    }
+
+    /// The state file's path, resolved against the config's folder.
+    pub fn state_path(&self) -> PathBuf {
+        let p = &self.raw.daemon.state_path;
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// Loads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError::whole_file(
+            path,
+            format!("cannot read config: {e}"),
+        )])
+    })?;
+    load_str(path, &source)
+}
+
+/// Loads and validates config text; `path` names it in errors and anchors relative paths.
+pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = toml::from_str(source).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let key = key_at(source, offset);
+        ConfigErrors(vec![ConfigError::at_offset(
+            path,
+            source,
+            offset,
+            key,
+            e.message().trim().to_string(),
+        )])
+    })?;
+    let base_dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut v = Validator {
+        path,
+        source,
+        base_dir: &base_dir,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        templates: Templates::new(),
+    };
+    let listen = v.check_daemon(&raw.daemon);
+    let key_filters = v.check_dss(&raw.dss);
+    v.check_github(&raw.github);
+    v.check_contents(Scope::Project, "repo", &raw.repo, &raw.github);
+    match &raw.plugin_repo {
+        Some(c) => v.check_contents(Scope::Plugin, "plugin_repo", c, &raw.github),
+        None => {
+            // Plugin repos hold what project repos hold: register the same templates under
+            // the plugin scope without reporting the same problems twice.
+            let (e, w) = (v.errors.len(), v.warnings.len());
+            v.check_contents(Scope::Plugin, "repo", &raw.repo, &raw.github);
+            v.errors.truncate(e);
+            v.warnings.truncate(w);
+        }
+    }
+    v.check_pacing(&raw.pacing);
+    v.check_samples(&raw);
+    let Validator {
+        errors,
+        warnings,
+        templates,
+        ..
+    } = v;
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        base_dir,
+        raw,
+        templates,
+        listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
+        key_filters,
+        warnings,
+    })
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    source: &'a str,
+    base_dir: &'a Path,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+    templates: Templates,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, span: Range<usize>, key: &str, msg: impl Into<String>) {
+        let e = if span == (0..0) {
+            // A default value: no place in the file to point at.
+            ConfigError {
+                file: self.path.to_path_buf(),
+                line: None,
+                col: None,
+                key: Some(key.to_string()),
+                message: msg.into(),
+            }
+        } else {
+            ConfigError::at_offset(
+                self.path,
+                self.source,
+                span.start,
+                Some(key.to_string()),
+                msg,
+            )
+        };
+        self.errors.push(e);
+    }
+
+    /// Errors about a key that has no `Spanned` value: point at the key in its table.
+    fn err_key(&mut self, table: &str, key: &str, msg: impl Into<String>) {
+        let span = find_key(self.source, table, key).unwrap_or(0..0);
+        let dotted = if table.is_empty() {
+            key.to_string()
+        } else {
+            format!("{table}.{key}")
+        };
+        if span == (0..0) {
+            self.errors.push(ConfigError {
+                file: self.path.to_path_buf(),
+                line: Some(1),
+                col: Some(1),
+                key: Some(dotted),
+                message: msg.into(),
+            });
+        } else {
+            self.err(span, &dotted, msg);
+        }
+    }
+
+    fn template(&mut self, name: &str, text: &Spanned<String>, key: &str) {
+        if let Err((msg, _line)) = self.templates.add(name, text.get_ref().clone()) {
+            self.err(text.span(), key, format!("invalid template: {msg}"));
+        }
+    }
+
+    fn check_daemon(&mut self, d: &DaemonConfig) -> Option<SocketAddr> {
+        let listen = match d.listen.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    d.listen.span(),
+                    "daemon.listen",
+                    format!(
+                        "{:?} is not an address:port (e.g. \"127.0.0.1:9464\")",
+                        d.listen.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        if let Err(e) = tokio_cron_scheduler::Job::new(d.schedule.get_ref().as_str(), |_, _| {}) {
+            self.err(
+                d.schedule.span(),
+                "daemon.schedule",
+                format!(
+                    "invalid cron schedule {:?} ({e:?}); write `sec min hour day month weekday`, e.g. \"0 */10 * * * *\"",
+                    d.schedule.get_ref()
+                ),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&d.log_level).is_err() {
+            self.err_key(
+                "daemon",
+                "log_level",
+                format!("invalid log level {:?}", d.log_level),
+            );
+        }
+        if let Some(src) = &d.api_token {
+            self.check_secret_source(src, "daemon", "api_token");
+        }
+        listen
+    }
+
+    fn check_secret_source(&mut self, src: &SecretSource, table: &str, key: &str) {
+        if src.template_text().trim().is_empty() {
+            self.err_key(table, key, "the secret source names no variable or file");
+        }
+        if let Some(w) = src.permission_warning(self.base_dir) {
+            self.warnings.push(w);
+        }
+    }
+
+    fn check_dss(&mut self, nodes: &[DssNodeConfig]) -> Vec<KeyFilter> {
+        if nodes.is_empty() {
+            self.err_key("", "dss", "at least one [[dss]] node is required");
+        }
+        let mut filters = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for n in nodes {
+            if !seen.insert(n.name.clone()) {
+                self.err_key(
+                    "dss",
+                    "name",
+                    format!("two DSS nodes are named {:?}", n.name),
+                );
+            }
+            self.check_url(&n.url, "dss.url");
+            if n.api_prefix != "/public/api" && n.api_prefix != "/dip/publicapi" {
+                self.err_key(
+                    "dss",
+                    "api_prefix",
+                    format!(
+                        "{:?} is not a DSS API prefix: use \"/public/api\" or \"/dip/publicapi\"",
+                        n.api_prefix
+                    ),
+                );
+            }
+            self.check_secret_source(&n.api_key, "dss", "api_key");
+            for (file, key) in [
+                (&n.client_certificate, "client_certificate"),
+                (&n.ca_certificate, "ca_certificate"),
+            ] {
+                if let Some(f) = file {
+                    let full = if f.is_absolute() {
+                        f.clone()
+                    } else {
+                        self.base_dir.join(f)
+                    };
+                    if !full.is_file() {
+                        self.err_key(
+                            "dss",
+                            key,
+                            format!("{} does not exist or is not a file", full.display()),
+                        );
+                    }
+                }
+            }
+            let include = self.globs(&n.include, "dss.include");
+            let exclude = self.globs(&n.exclude, "dss.exclude");
+            filters.push(KeyFilter { include, exclude });
+        }
+        filters
+    }
+
+    fn globs(&mut self, patterns: &[Spanned<String>], key: &str) -> GlobSet {
+        let mut b = GlobSetBuilder::new();
+        for p in patterns {
+            match Glob::new(p.get_ref()) {
+                Ok(g) => {
+                    b.add(g);
+                }
+                Err(e) => self.err(p.span(), key, format!("invalid pattern: {e}")),
+            }
+        }
+        b.build().unwrap_or_else(|_| GlobSet::empty())
+    }
+
+    fn check_url(&mut self, url: &Spanned<String>, key: &str) {
+        match url::Url::parse(url.get_ref()) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+                if !u.username().is_empty() || u.password().is_some() {
+                    self.err(
+                        url.span(),
+                        key,
+                        "put credentials in a secret source, not in the URL",
+                    );
+                }
+            }
+            Ok(u) => self.err(
+                url.span(),
+                key,
+                format!("scheme {:?} is not http or https", u.scheme()),
+            ),
+            Err(e) => self.err(
+                url.span(),
+                key,
+                format!("{:?} is not a URL: {e}", url.get_ref()),
+            ),
+        }
+    }
+
+    fn check_github(&mut self, g: &GithubConfig) {
+        self.check_url(&g.api_url, "github.api_url");
+        if g.owner.trim().is_empty() {
+            self.err_key("github", "owner", "the organisation name is empty");
+        }
+        match &g.auth {
+            GithubAuth::Pat(src) => self.check_secret_source(src, "github.auth", "pat"),
+            GithubAuth::App(app) => {
+                self.check_secret_source(&app.private_key, "github.auth.app", "private_key")
+            }
+        }
+        self.template(
+            names::PROJECT_REPO_NAME,
+            &g.project_repo_name,
+            "github.project_repo_name",
+        );
+        self.template(
+            names::PLUGIN_REPO_NAME,
+            &g.plugin_repo_name,
+            "github.plugin_repo_name",
+        );
+        self.template(names::DESCRIPTION, &g.description, "github.description");
+        if !valid_branch(&g.default_branch) {
+            self.err_key(
+                "github",
+                "default_branch",
+                format!("{:?} is not a valid branch name", g.default_branch),
+            );
+        }
+    }
+
+    fn check_contents(&mut self, scope: Scope, table: &str, c: &RepoContents, gh: &GithubConfig) {
+        for (path, f) in &c.files {
+            if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s == "..") {
+                self.err_key(
+                    &format!("{table}.files"),
+                    path,
+                    "a repo path must be relative and stay inside the repo",
+                );
+            }
+            let tpath = f.template.get_ref();
+            let full = if tpath.is_absolute() {
+                tpath.clone()
+            } else {
+                self.base_dir.join(tpath)
+            };
+            match std::fs::read_to_string(&full) {
+                Ok(text) => {
+                    if let Err((msg, line)) = self.templates.add(&names::file(scope, path), text) {
+                        self.errors.push(ConfigError {
+                            file: full.clone(),
+                            line,
+                            col: None,
+                            key: Some(format!("{table}.files.\"{path}\"")),
+                            message: format!("invalid template: {msg}"),
+                        });
+                    }
+                }
+                Err(e) => self.err(
+                    f.template.span(),
+                    &format!("{table}.files.\"{path}\".template"),
+                    format!("cannot read template {}: {e}", full.display()),
+                ),
+            }
+        }
+        for (name, value) in &c.variables {
+            if let Err(why) = valid_actions_name(name) {
+                self.err(value.span(), &format!("{table}.variables.{name}"), why);
+            }
+            self.template(
+                &names::variable(scope, name),
+                value,
+                &format!("{table}.variables.{name}"),
+            );
+        }
+        for (name, src) in &c.secrets {
+            let key = format!("{table}.secrets");
+            if let Err(why) = valid_actions_name(name) {
+                self.err_key(&key, name, why);
+            }
+            self.check_secret_source(src, &key, name);
+            if let Err((msg, _)) = self
+                .templates
+                .add(&names::secret(scope, name), src.template_text())
+            {
+                self.err_key(&key, name, format!("invalid template: {msg}"));
+            }
+        }
+        for b in &c.branches {
+            if !valid_branch(b) {
+                self.err_key(
+                    table,
+                    "branches",
+                    format!("{b:?} is not a valid branch name"),
+                );
+            }
+        }
+        for (branch, p) in &c.protection {
+            let key = format!("{table}.protection.{branch}");
+            if branch != &gh.default_branch && !c.branches.contains(branch) {
+                self.err_key(
+                    &format!("{table}.protection"),
+                    branch,
+                    format!(
+                        "branch {branch:?} is neither the default branch nor listed in `{table}.branches`, so it would not exist"
+                    ),
+                );
+            }
+            if let Some(n) = p.required_approving_review_count {
+                if n > 6 {
+                    self.err_key(
+                        &key,
+                        "required_approving_review_count",
+                        format!("{n} is above GitHub's maximum of 6"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_pacing(&mut self, p: &PacingConfig) {
+        for (key, v) in [
+            ("concurrency", p.concurrency),
+            ("max_in_flight", p.max_in_flight),
+            ("writes_per_minute", p.writes_per_minute),
+            ("writes_per_hour", p.writes_per_hour),
+            ("max_attempts", p.max_attempts),
+        ] {
+            if v == 0 {
+                self.err_key("pacing", key, "must be at least 1");
+            }
+        }
+        if p.max_in_flight > 100 {
+            self.err_key(
+                "pacing",
+                "max_in_flight",
+                "GitHub allows at most 100 concurrent requests; stay well below",
+            );
+        }
+    }
+
+    /// Renders the name templates with sample inventory, so a typo such as
+    /// `{{ project.kee }}` is caught now rather than at the first reconcile.
+    fn check_samples(&mut self, raw: &RawConfig) {
+        let checks = [
+            (
+                names::PROJECT_REPO_NAME,
+                &raw.github.project_repo_name,
+                "github.project_repo_name",
+                TemplateContext::sample_project(),
+            ),
+            (
+                names::PLUGIN_REPO_NAME,
+                &raw.github.plugin_repo_name,
+                "github.plugin_repo_name",
+                TemplateContext::sample_plugin(),
+            ),
+            (
+                names::DESCRIPTION,
+                &raw.github.description,
+                "github.description",
+                TemplateContext::sample_project(),
+            ),
+        ];
+        for (name, spanned, key, ctx) in checks {
+            if !self.templates.has(name) {
+                continue;
+            }
+            match self.templates.render(name, &ctx) {
+                Ok(out) if name != names::DESCRIPTION && out.trim().is_empty() => {
+                    self.err(spanned.span(), key, "renders to an empty repo name")
+                }
+                Ok(_) => {}
+                Err(e) => self.err(spanned.span(), key, e.message),
+            }
+        }
+        for (name, value) in &raw.repo.variables {
+            let t = names::variable(Scope::Project, name);
+            if self.templates.has(&t) {
+                if let Err(e) = self
+                    .templates
+                    .render(&t, &TemplateContext::sample_project())
+                {
+                    self.err(value.span(), &format!("repo.variables.{name}"), e.message);
+                }
+            }
+        }
+    }
+}
+
+/// GitHub's rules for Actions secret and variable names.
+pub fn valid_actions_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "{name:?} may only hold letters, digits and underscores"
+        ));
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("{name:?} must not start with a digit"));
+    }
+    if name.to_ascii_uppercase().starts_with("GITHUB_") {
+        return Err(format!("{name:?} must not start with GITHUB_"));
+    }
+    Ok(())
+}
+
+fn valid_branch(b: &str) -> bool {
+    !b.is_empty()
+        && !b.starts_with('/')
+        && !b.ends_with('/')
+        && !b.ends_with(".lock")
+        && !b.contains("..")
+        && !b
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
+}
+
+/// The dotted key at a byte offset: the innermost `[table]` header above it, plus the key
+/// written on that line.
+fn key_at(source: &str, offset: usize) -> Option<String> {
+    let (line_no, _) = line_col(source, offset);
+    let lines: Vec<&str> = source.lines().collect();
+    let line = lines.get(line_no.checked_sub(1)?)?.trim();
+    let own = if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    } else {
+        line.split('=').next().map(|k| k.trim().to_string())
+    };
+    let table = lines[..line_no - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    match (table, own) {
+        (Some(t), Some(k)) if !k.is_empty() => Some(format!("{t}.{k}")),
+        (None, Some(k)) if !k.is_empty() => Some(k),
+        (t, _) => t,
+    }
+}
+
+/// The byte span of `key = …` inside `[table]` (or at top level when `table` is empty).
+fn find_key(source: &str, table: &str, key: &str) -> Option<Range<usize>> {
+    let mut offset = 0;
+    let mut current = String::new();
+    for line in source.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            if !table.is_empty() && current == format!("{table}.{key}") {
+                let start = offset + (line.len() - line.trim_start().len());
+                return Some(start..start + t.len());
+            }
+        } else if current == table || (table.is_empty() && current.is_empty()) {
+            let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+            if k == key && t.contains('=') {
+                let start = offset + (line.len() - line.trim_start().len());
+                return Some(start..start + key.len());
+            }
+        }
+        offset += line.len();
+    }
+    None
+}

@@ -1,0 +1,16 @@
+//! Configuration: the TOML schema, loading with positioned errors (`file:line:col`), secret
+//! sources (`env`, `file`; values are never inline) and the templates parsed at load time.
+
+mod duration;
+mod error;
+mod load;
+mod schema;
+mod secrets;
+mod templates;
+
+pub use duration::HumanDuration;
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
+pub use schema::*;
+pub use secrets::{SecretError, SecretSource, SecretValue};
+pub use templates::{RenderError, TemplateContext, Templates};
