@@ -1,0 +1,129 @@
+//! The `journal` table: every apply step is written `started` before its request goes out
+//! and `done` (or `failed`) after. After a crash, a step left `started` may or may not have
+//! reached GitHub; the engine re-observes before redoing it, so a non-idempotent write (create
+//! a repo, a ref, a variable) is never repeated blindly.
+
+use super::{now_text, Result, Store};
+use rusqlite::{params, Row};
+use serde::{Deserialize, Serialize};
+
+/// State of a journaled step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalState {
+    /// The request may have gone out.
+    Started,
+    /// GitHub confirmed it.
+    Done,
+    /// It failed (the detail says why).
+    Failed,
+    /// A later run found it already applied (after a crash).
+    Reconciled,
+}
+
+impl JournalState {
+    fn as_str(self) -> &'static str {
+        match self {
+            JournalState::Started => "started",
+            JournalState::Done => "done",
+            JournalState::Failed => "failed",
+            JournalState::Reconciled => "reconciled",
+        }
+    }
+}
+
+/// A journal row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JournalEntry {
+    /// Row id.
+    pub id: i64,
+    /// Run.
+    pub run_id: Option<i64>,
+    /// Stable key of the step (address + action + desired fingerprint).
+    pub step_key: String,
+    /// Resource address.
+    pub address: String,
+    /// `create`, `update`, …
+    pub action: String,
+    /// State.
+    pub state: String,
+    /// When it started.
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Error or result detail (never a secret value).
+    pub detail: Option<String>,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<JournalEntry> {
+    Ok(JournalEntry {
+        id: r.get("id")?,
+        run_id: r.get("run_id")?,
+        step_key: r.get("step_key")?,
+        address: r.get("address")?,
+        action: r.get("action")?,
+        state: r.get("state")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        detail: r.get("detail")?,
+    })
+}
+
+impl Store {
+    /// Writes a step as `started`; returns the row id. Durable before the request goes out.
+    pub fn journal_start(
+        &self,
+        run_id: Option<i64>,
+        step_key: &str,
+        address: &str,
+        action: &str,
+    ) -> Result<i64> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO journal(run_id, step_key, address, action, state, started_at)
+             VALUES (?1, ?2, ?3, ?4, 'started', ?5)",
+            params![run_id, step_key, address, action, now_text()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// Ends a step.
+    pub fn journal_finish(&self, id: i64, state: JournalState, detail: Option<&str>) -> Result<()> {
+        let c = self.conn();
+        c.execute(
+            "UPDATE journal SET state = ?2, finished_at = ?3, detail = ?4 WHERE id = ?1",
+            params![id, state.as_str(), now_text(), detail],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Steps left `started` by a process that stopped mid-request.
+    pub fn journal_unfinished(&self) -> Result<Vec<JournalEntry>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT * FROM journal WHERE state = 'started' ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Journal rows of a run.
+    pub fn journal_of_run(&self, run_id: i64) -> Result<Vec<JournalEntry>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT * FROM journal WHERE run_id = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,206 @@
+//! The SQLite state file: runs, resources (desired / last-applied / observed fingerprints and
+//! status), drift events, tombstones, the ETag cache and the step journal. WAL mode, foreign
+//! keys on, a busy timeout, and versioned migrations run at open.
+
+mod drift;
+mod etag;
+mod journal;
+mod migrations;
+mod resources;
+mod runs;
+mod tombstones;
+
+pub use drift::{DriftEvent, NewDriftEvent};
+pub use etag::CachedResponse;
+pub use journal::{JournalEntry, JournalState};
+pub use migrations::SCHEMA_VERSION;
+pub use resources::{RepoRecord, ResourceRecord};
+pub use runs::{RunCounts, RunRecord};
+pub use tombstones::Tombstone;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("state file {path}: {source}")]
+    Sqlite {
+        /// The state file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer fleetsync.
+    #[error("state file {path} has schema version {found}, but this fleetsync knows up to version {known}; upgrade fleetsync, or point daemon.state_path at another file")]
+    TooNew {
+        /// The state file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The folder for the file could not be created.
+    #[error("cannot create the folder of state file {path}: {reason}")]
+    Folder {
+        /// The state file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// A stored value could not be decoded.
+    #[error("state file {path}: corrupt value in {what}: {reason}")]
+    Corrupt {
+        /// The state file.
+        path: PathBuf,
+        /// Which table/column.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A handle on the state file; clones share one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl Store {
+    /// Opens (creating if needed) the state file and migrates it to the current schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Folder {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite_err(path, e))?;
+        Self::setup(conn, path)
+    }
+
+    /// An in-memory store, for tests and dry runs.
+    pub fn open_in_memory() -> Result<Store> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| sqlite_err(&path, e))?;
+        Self::setup(conn, &path)
+    }
+
+    fn setup(mut conn: Connection, path: &Path) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| sqlite_err(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sqlite_err(path, e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| sqlite_err(path, e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sqlite_err(path, e))?;
+        migrations::migrate(&mut conn, path)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The state file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back
+        // an unfinished transaction when the next one begins.
+        match self.conn.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
+        sqlite_err(&self.path, e)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        let c = self.conn();
+        c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        let c = self.conn();
+        c.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Reads a value from the `meta` table.
+    pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        let c = self.conn();
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Writes a value to the `meta` table.
+    pub fn meta_set(&self, key: &str, value: &str) -> Result<()> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The installation's key for fingerprinting secret values (a random 32-byte key made
+    /// on first use). Fingerprints are keyed hashes, never the values.
+    pub fn fingerprint_key(&self) -> Result<Vec<u8>> {
+        if let Some(hexkey) = self.meta_get("fingerprint_key")? {
+            return hex::decode(&hexkey).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                what: "meta.fingerprint_key".into(),
+                reason: e.to_string(),
+            });
+        }
+        let key: [u8; 32] = rand::random();
+        self.meta_set("fingerprint_key", &hex::encode(key))?;
+        Ok(key.to_vec())
+    }
+}
+
+fn sqlite_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Now, as RFC 3339 text (how the store keeps times).
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
