@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod github;
 pub mod sim;
 pub mod store;

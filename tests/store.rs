@@ -118,11 +118,15 @@ fn runs_repos_resources_drift_tombstones_etags_journal_round_trip() {
     s.add_tombstone("dss-churn", "project:design/CHURN", "2027-01-01T00:00:00Z")
         .unwrap();
     let t = s.list_tombstones().unwrap();
-    assert_eq!(t[0].missing_since, "2026-01-01T00:00:00Z", "first sighting kept");
+    assert_eq!(
+        t[0].missing_since, "2026-01-01T00:00:00Z",
+        "first sighting kept"
+    );
     s.clear_tombstone("dss-churn").unwrap();
     assert!(s.list_tombstones().unwrap().is_empty());
 
-    s.etag_put("/repos/acme/dss-churn", "W/\"1\"", b"{}").unwrap();
+    s.etag_put("/repos/acme/dss-churn", "W/\"1\"", b"{}")
+        .unwrap();
     assert_eq!(
         s.etag_get("/repos/acme/dss-churn").unwrap().unwrap().etag,
         "W/\"1\""

@@ -1,0 +1,21 @@
+//! The GitHub client, over octocrab: authentication (PAT or GitHub App installation tokens),
+//! a bound on requests in flight, a write pacer, backoff that honours `retry-after` and
+//! `x-ratelimit-reset`, an ETag cache kept in the store, and sealed-box secrets.
+//!
+//! Every request goes through [`transport`], which owns retries, pacing and accounting; the
+//! typed operations in [`ops`] say what each GitHub endpoint takes and returns.
+
+mod error;
+mod ops;
+mod pacing;
+mod ratelimit;
+mod seal;
+mod stats;
+mod transport;
+pub mod wire;
+
+pub use error::GhError;
+pub use ops::{FileWrite, ProtectionState, RepoCreate};
+pub use seal::seal_secret;
+pub use stats::{RequestStats, StatsSnapshot};
+pub use transport::{GithubAuthSecret, GithubClient, GithubOptions};
