@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod github;
+pub mod metrics;
 pub mod sim;
 pub mod store;

@@ -1,0 +1,241 @@
+//! Prometheus metrics, `fleet_*`: base units, `_total` counters, `_seconds` histograms, one
+//! info-style gauge per managed repo carrying its sync and drift status as labels.
+
+use crate::github::RequestStats;
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Every fleetsync metric, registered in one registry.
+pub struct Metrics {
+    registry: Registry,
+    /// Projects discovered, per DSS node.
+    pub projects_discovered: IntGaugeVec,
+    /// Whether the last discovery of a node succeeded (1) or not (0).
+    pub discovery_up: IntGaugeVec,
+    /// DSS discovery errors, per node and cause.
+    pub discovery_errors: IntCounterVec,
+    /// Managed repos by status.
+    pub repos_managed: IntGaugeVec,
+    /// One series per repo, value 1, with sync and drift status labels.
+    pub repo_info: IntGaugeVec,
+    /// Drift events by resource kind.
+    pub drift_events: IntCounterVec,
+    /// Reconcile runs by trigger and outcome.
+    pub runs: IntCounterVec,
+    /// Reconcile duration.
+    pub run_duration: HistogramVec,
+    /// Apply steps by action and outcome.
+    pub apply_steps: IntCounterVec,
+    /// GitHub requests by method, route and status.
+    pub github_requests: IntCounterVec,
+    /// Primary rate limit remaining.
+    pub rate_limit_remaining: IntGauge,
+    /// Primary rate limit used.
+    pub rate_limit_used: IntGauge,
+    /// Deletions the guard refused, by reason.
+    pub guard_blocked: IntCounterVec,
+    /// Unix time of the last successful run.
+    pub last_success: Gauge,
+    /// Whether a run is in progress.
+    pub run_in_progress: IntGauge,
+    seen_requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn counter(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> prometheus::Result<Self> {
+        let r = Registry::new();
+        let run_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "fleet_reconcile_duration_seconds",
+                "Wall time of reconcile runs.",
+            )
+            .buckets(vec![
+                0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0,
+            ]),
+            &["trigger"],
+        )?;
+        r.register(Box::new(run_duration.clone()))?;
+        let rate_limit_remaining = IntGauge::new(
+            "fleet_github_rate_limit_remaining",
+            "GitHub primary rate limit remaining, from the last response.",
+        )?;
+        r.register(Box::new(rate_limit_remaining.clone()))?;
+        let rate_limit_used = IntGauge::new(
+            "fleet_github_rate_limit_used",
+            "GitHub primary rate limit used in the current window, from the last response.",
+        )?;
+        r.register(Box::new(rate_limit_used.clone()))?;
+        let last_success = Gauge::new(
+            "fleet_last_successful_reconcile_timestamp_seconds",
+            "Unix time at which the last successful reconcile run ended.",
+        )?;
+        r.register(Box::new(last_success.clone()))?;
+        let run_in_progress = IntGauge::new(
+            "fleet_reconcile_in_progress",
+            "1 while a reconcile run is in progress.",
+        )?;
+        r.register(Box::new(run_in_progress.clone()))?;
+        Ok(Metrics {
+            projects_discovered: gauge_vec(
+                &r,
+                "fleet_projects_discovered",
+                "DSS projects discovered (after filters) in the last successful discovery.",
+                &["node", "kind"],
+            )?,
+            discovery_up: gauge_vec(
+                &r,
+                "fleet_dss_discovery_up",
+                "1 if the last discovery of the node succeeded, else 0.",
+                &["node"],
+            )?,
+            discovery_errors: counter(
+                &r,
+                "fleet_dss_discovery_errors_total",
+                "Failed or untrusted DSS discoveries.",
+                &["node", "cause"],
+            )?,
+            repos_managed: gauge_vec(
+                &r,
+                "fleet_repos_managed",
+                "Managed repos by status.",
+                &["status"],
+            )?,
+            repo_info: gauge_vec(
+                &r,
+                "fleet_repo_info",
+                "One series per managed repo (value 1) with its sync and drift status.",
+                &["repo", "source", "sync_status", "drift_status"],
+            )?,
+            drift_events: counter(
+                &r,
+                "fleet_drift_events_total",
+                "Drift events seen, by resource kind.",
+                &["kind"],
+            )?,
+            runs: counter(
+                &r,
+                "fleet_reconcile_runs_total",
+                "Reconcile runs, by trigger and outcome.",
+                &["trigger", "outcome"],
+            )?,
+            run_duration,
+            apply_steps: counter(
+                &r,
+                "fleet_apply_steps_total",
+                "Apply steps, by action and outcome.",
+                &["action", "outcome"],
+            )?,
+            github_requests: counter(
+                &r,
+                "fleet_github_requests_total",
+                "GitHub requests, by method, route template and status (0: no response).",
+                &["method", "route", "status"],
+            )?,
+            rate_limit_remaining,
+            rate_limit_used,
+            guard_blocked: counter(
+                &r,
+                "fleet_deletion_guard_blocked_total",
+                "Archive/delete steps the deletion guard held back, by reason.",
+                &["reason"],
+            )?,
+            last_success,
+            run_in_progress,
+            registry: r,
+            seen_requests: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Brings the GitHub request counters and rate-limit gauges up to date from a client's
+    /// stats (counters only ever grow by the difference since the last call).
+    pub fn observe_github(&self, stats: &RequestStats) {
+        let now = stats.by_route();
+        let mut seen = match self.seen_requests.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for (key, count) in now {
+            let before = seen.get(&key).copied().unwrap_or(0);
+            if count > before {
+                let (method, route, status) = &key;
+                self.github_requests
+                    .with_label_values(&[
+                        method.as_str(),
+                        route.as_str(),
+                        status.to_string().as_str(),
+                    ])
+                    .inc_by(count - before);
+            }
+            seen.insert(key, count);
+        }
+        let snap = stats.snapshot();
+        if snap.remaining >= 0 {
+            self.rate_limit_remaining.set(snap.remaining);
+        }
+        if snap.used >= 0 {
+            self.rate_limit_used.set(snap.used);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let families = self.registry.gather();
+        if TextEncoder::new().encode(&families, &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_fleet_metrics() {
+        let m = Metrics::new().unwrap();
+        m.runs.with_label_values(&["api", "succeeded"]).inc();
+        m.repo_info
+            .with_label_values(&["dss-a", "project:design/A", "in_sync", "none"])
+            .set(1);
+        let text = m.render();
+        assert!(
+            text.contains("fleet_reconcile_runs_total{outcome=\"succeeded\",trigger=\"api\"} 1")
+        );
+        assert!(text.contains("fleet_repo_info{"));
+    }
+}
