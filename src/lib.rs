@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod github;
 pub mod metrics;
 pub mod sim;
