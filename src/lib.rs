@@ -4,6 +4,7 @@
 //! One module per pipeline stage (discover → desire → observe → plan → guard → apply → record),
 //! plus the store, the daemon pieces and the simulator used by tests, benchmarks and `--dev`.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -19,7 +19,7 @@ pub struct RunRecord {
     pub project: Option<String>,
     /// A plan-only run.
     pub dry_run: bool,
-    /// `running`, `succeeded`, `partial` (some steps failed), `failed`, `interrupted`.
+    /// `queued`, `running`, `succeeded`, `partial` (some steps failed), `failed`, `interrupted`.
     pub status: String,
     /// Start time (RFC 3339).
     pub started_at: String,
@@ -66,6 +66,30 @@ impl Store {
         )
         .map_err(|e| self.err(e))?;
         Ok(c.last_insert_rowid())
+    }
+
+    /// Reserves a run that will start when the current one ends (status `queued`).
+    pub fn queue_run(&self, trigger: &str, project: Option<&str>, dry_run: bool) -> Result<i64> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO runs(trigger, project, dry_run, status, started_at)
+             VALUES (?1, ?2, ?3, 'queued', ?4)",
+            params![trigger, project, dry_run as i64, now_text()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// Starts a queued run (status `running`, start time now, trigger as finally merged).
+    pub fn begin_run(&self, id: i64, trigger: &str, project: Option<&str>) -> Result<()> {
+        let c = self.conn();
+        c.execute(
+            "UPDATE runs SET status = 'running', started_at = ?2, trigger = ?3, project = ?4
+             WHERE id = ?1",
+            params![id, now_text(), trigger, project],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Updates a running run's counts (progress).
@@ -127,7 +151,7 @@ impl Store {
         c.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?1,
                     error = COALESCE(error, 'the process stopped before the run finished')
-             WHERE status = 'running'",
+             WHERE status IN ('running', 'queued')",
             [now_text()],
         )
         .map_err(|e| self.err(e))

@@ -1,0 +1,9 @@
+//! The HTTP API (axum): health, readiness, metrics, and a read-only status API served from
+//! the store, plus `POST /api/v1/reconcile` behind a bearer token. Errors are JSON;
+//! requests have a timeout and a body limit.
+
+mod errors;
+mod routes;
+
+pub use errors::ApiError;
+pub use routes::{router, ApiState, Health};

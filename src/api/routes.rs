@@ -1,0 +1,303 @@
+//! Route handlers. Everything reads the store; nothing calls GitHub or DSS on a request
+//! except `POST /api/v1/plan`, which asks the engine for a dry run.
+
+use super::errors::ApiError;
+use crate::config::SecretValue;
+use crate::daemon::{RunControl, Trigger};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Discovery health per DSS node, for `/readyz` and the status API.
+#[derive(Debug, Default)]
+pub struct Health {
+    nodes: Mutex<BTreeMap<String, Result<usize, String>>>,
+}
+
+impl Health {
+    /// Records the outcome of a node's discovery (`Ok(count)` or the reason it failed).
+    pub fn set(&self, node: &str, outcome: Result<usize, String>) {
+        if let Ok(mut m) = self.nodes.lock() {
+            m.insert(node.to_string(), outcome);
+        }
+    }
+
+    /// Every node's last outcome.
+    pub fn snapshot(&self) -> BTreeMap<String, Result<usize, String>> {
+        self.nodes.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+/// Answers `POST /api/v1/plan` (a dry run in the daemon).
+pub type Planner =
+    Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The state file.
+    pub store: Store,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Run control.
+    pub control: RunControl,
+    /// Bearer token for POSTs; `None` refuses every POST.
+    pub token: Option<SecretValue>,
+    /// Discovery health.
+    pub health: Arc<Health>,
+    /// Dry-run planner.
+    pub planner: Option<Planner>,
+    /// Called before `/metrics` renders (brings counters up to date).
+    pub before_scrape: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// The API router with timeouts and body limits.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/repos", get(repos))
+        .route("/api/v1/repos/{name}", get(repo))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/drift", get(drift))
+        .route("/api/v1/reconcile", post(reconcile))
+        .route("/api/v1/plan", post(plan))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(120),
+        ))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(s): State<ApiState>) -> Response {
+    let store_ok = s.store.schema_version().is_ok();
+    let nodes = s.health.snapshot();
+    let failing: BTreeMap<_, _> = nodes
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n.clone(), e.clone())))
+        .collect();
+    let ready = store_ok && failing.is_empty();
+    let body = json!({
+        "ready": ready,
+        "store": if store_ok { "ok" } else { "unavailable" },
+        "discovery_failing": failing,
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    if let Some(f) = &s.before_scrape {
+        f();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn status(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let repos = s.store.list_repos()?;
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &repos {
+        *by_status.entry(r.status.clone()).or_default() += 1;
+    }
+    let drifted = repos.iter().filter(|r| r.drifted).count();
+    let last_run = s.store.list_runs(1)?.into_iter().next();
+    let last_success = s.store.last_successful_run()?;
+    let nodes: BTreeMap<String, Value> = s
+        .health
+        .snapshot()
+        .into_iter()
+        .map(|(n, r)| {
+            let v = match r {
+                Ok(count) => json!({"ok": true, "projects": count}),
+                Err(e) => json!({"ok": false, "error": e}),
+            };
+            (n, v)
+        })
+        .collect();
+    Ok(Json(json!({
+        "projects": nodes.values().filter_map(|v| v.get("projects").and_then(|p| p.as_u64())).sum::<u64>(),
+        "dss_nodes": nodes,
+        "repos": {"total": repos.len(), "by_status": by_status, "drifted": drifted},
+        "running_run": s.control.running(),
+        "queued_run": s.control.queued().map(|q| q.run_id),
+        "last_run": last_run,
+        "last_successful_run": last_success,
+        "tombstones": s.store.list_tombstones()?,
+    })))
+}
+
+async fn repos(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"repos": s.store.list_repos()?})))
+}
+
+async fn repo(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = s
+        .store
+        .get_repo(&name)?
+        .ok_or_else(|| ApiError::not_found(format!("repo {name:?} is not managed by fleetsync")))?;
+    Ok(Json(json!({
+        "repo": rec,
+        "resources": s.store.list_resources(Some(&name))?,
+        "drift": s.store.list_drift(Some(&name), 50)?,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+    repo: Option<String>,
+}
+
+async fn runs(
+    State(s): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(20).min(1000);
+    Ok(Json(json!({"runs": s.store.list_runs(limit)?})))
+}
+
+async fn run(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("run id {id:?} is not a number")))?;
+    let rec = s
+        .store
+        .get_run(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
+    let journal = s.store.journal_of_run(id)?;
+    let mut steps: BTreeMap<String, usize> = BTreeMap::new();
+    for j in &journal {
+        *steps
+            .entry(format!("{}/{}", j.action, j.state))
+            .or_default() += 1;
+    }
+    Ok(Json(json!({"run": rec, "steps": steps})))
+}
+
+async fn drift(
+    State(s): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(5000);
+    Ok(Json(
+        json!({"drift": s.store.list_drift(q.repo.as_deref(), limit)?}),
+    ))
+}
+
+fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &s.token else {
+        return Err(ApiError::unauthorized());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) && !given.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileBody {
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+fn body_projects(body: &str) -> Result<Vec<String>, ApiError> {
+    if body.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let b: ReconcileBody = serde_json::from_str(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let mut p = b.projects;
+    if let Some(one) = b.project {
+        p.push(one);
+    }
+    Ok(p)
+}
+
+async fn reconcile(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    let projects = body_projects(&body)?;
+    let store = s.store.clone();
+    let accepted = s
+        .control
+        .request(
+            Trigger {
+                source: "api".into(),
+                projects,
+            },
+            |t| {
+                let p = (!t.projects.is_empty()).then(|| t.projects.join(","));
+                store.queue_run(&t.source, p.as_deref(), false)
+            },
+        )
+        .map_err(ApiError::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"run_id": accepted.run_id, "coalesced": accepted.coalesced})),
+    )
+        .into_response())
+}
+
+async fn plan(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers)?;
+    let projects = body_projects(&body)?;
+    let Some(planner) = &s.planner else {
+        return Err(ApiError::internal("this daemon has no planner"));
+    };
+    planner(projects)
+        .await
+        .map(Json)
+        .map_err(ApiError::internal)
+}
