@@ -2,5 +2,7 @@
 
 pub mod control;
 pub mod logging;
+pub mod serve;
 
 pub use control::{Accepted, Queued, RunControl, Trigger};
+pub use serve::{bind_api, enqueue, serve, DaemonParts, RunEngine, RunResult};
