@@ -1,6 +1,6 @@
 //! The `fleetctl` command line (clap).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// fleetctl: plan, reconcile and inspect a fleetsync-managed fleet of GitHub repos.
@@ -24,6 +24,20 @@ pub enum Output {
     Json,
 }
 
+/// How to reach a running fleetd.
+#[derive(Debug, Clone, Args)]
+pub struct DaemonArgs {
+    /// fleetd's address (default: the config's `daemon.listen`, else 127.0.0.1:9464).
+    #[arg(long, env = "FLEETD_ADDR")]
+    pub addr: Option<String>,
+    /// The API token for POSTs (default: the config's `daemon.api_token` source).
+    #[arg(long, env = "FLEETD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A config to read the address and token from.
+    #[arg(long, short, env = "FLEETSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -33,6 +47,54 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Fleet summary from fleetd.
+    Status {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Managed repos (or one repo with its resources and drift) from fleetd.
+    Repos {
+        /// One repo's details.
+        name: Option<String>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Drift events from fleetd.
+    Drift {
+        /// Only this repo's.
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Run history (or one run) from fleetd.
+    Runs {
+        /// One run's details.
+        id: Option<i64>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Ask fleetd to reconcile now.
+    Reconcile(ReconcileArgs),
+}
+
+/// `fleetctl reconcile`
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Ask the running fleetd for a run now (the default).
+    #[arg(long)]
+    pub now: bool,
+    /// Limit the run to these DSS project keys.
+    #[arg(long = "project")]
+    pub projects: Vec<String>,
+    /// Wait for the run to finish, printing progress (the default).
+    #[arg(long, conflicts_with = "no_wait")]
+    pub wait: bool,
+    /// Return as soon as the run is queued.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `fleetctl config …`

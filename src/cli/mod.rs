@@ -3,8 +3,10 @@
 
 mod args;
 mod config_check;
+mod daemon_client;
+mod remote;
 
-pub use args::{Cli, Command, ConfigCommand};
+pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, ReconcileArgs};
 
 use std::process::ExitCode;
 
@@ -13,9 +15,17 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs one `fleetctl` invocation.
 pub async fn run(cli: Cli) -> ExitCode {
+    let out = cli.output;
     match cli.command {
         Command::Config {
             command: ConfigCommand::Check { config },
-        } => config_check::run(&config, cli.output),
+        } => config_check::run(&config, out),
+        Command::Status { daemon } => remote::show("status", None, &daemon, out).await,
+        Command::Repos { name, daemon } => remote::show("repos", name, &daemon, out).await,
+        Command::Drift { repo, daemon } => remote::show("drift", repo, &daemon, out).await,
+        Command::Runs { id, daemon } => {
+            remote::show("runs", id.map(|i| i.to_string()), &daemon, out).await
+        }
+        Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
     }
 }
