@@ -1,0 +1,331 @@
+//! Actions secrets (a real X25519 key pair per repo; sealed values are unsealed and kept so
+//! tests can check them; 422 on a bad `key_id` or ciphertext) and Actions variables
+//! (`per_page` ≤ 30, 409 on a duplicate name).
+
+use super::reply::*;
+use super::routes_repos::writable;
+use super::state::{SecretRec, VarRec};
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/repos/{owner}/{repo}/actions/secrets", get(list_secrets))
+        .route(
+            "/repos/{owner}/{repo}/actions/secrets/public-key",
+            get(public_key),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+            get(get_secret).put(put_secret).delete(delete_secret),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/variables",
+            get(list_variables).post(create_variable),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/variables/{name}",
+            get(get_variable)
+                .patch(update_variable)
+                .delete(delete_variable),
+        )
+}
+
+/// Secret and variable names: letters, digits and `_`, not starting with a digit or `GITHUB_`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && !name.to_ascii_uppercase().starts_with("GITHUB_")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_base64(s: &str) -> bool {
+    // The spec's pattern: groups of 4 with standard padding.
+    s.len() % 4 == 0
+        && !s.is_empty()
+        && s.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || (b == b'=' && i >= s.len() - 2)
+        })
+}
+
+async fn public_key(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let key =
+        base64::engine::general_purpose::STANDARD.encode(r.secret_key.public_key().as_bytes());
+    json_reply(StatusCode::OK, json!({"key_id": r.key_id, "key": key}))
+}
+
+fn secret_json(name: &str, s: &SecretRec) -> Value {
+    json!({"name": name, "created_at": ts(&s.created_at), "updated_at": ts(&s.updated_at)})
+}
+
+async fn list_secrets(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let items: Vec<Value> = r.secrets.iter().map(|(n, s)| secret_json(n, s)).collect();
+    let total = items.len();
+    let pq = PageQuery::from_query(&q, 30, 100);
+    let path = format!("/repos/{}/actions/secrets", r.full_name());
+    let (page, link) = paginate(items, pq, &shared.base_url, &path);
+    json_with_link(
+        StatusCode::OK,
+        json!({"total_count": total, "secrets": page}),
+        link,
+    )
+}
+
+async fn get_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let upper = name.to_ascii_uppercase();
+    match r.secrets.get(&upper) {
+        Some(s) => json_reply(StatusCode::OK, secret_json(&upper, s)),
+        None => not_found(),
+    }
+}
+
+async fn put_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (encrypted, key_id) = match (req_str(&body, "encrypted_value"), req_str(&body, "key_id")) {
+        (Ok(e), Ok(k)) => (e, k),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if !is_base64(&encrypted) {
+        return invalid(
+            "encrypted_value",
+            "does not match the pattern of a Base64 string",
+        );
+    }
+    if !valid_name(&name) {
+        return validation(
+            "Invalid request.\n\nSecret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).",
+            vec![],
+        );
+    }
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    if key_id != r.key_id {
+        return validation(
+            "Bad request - key_id does not match the repository public key",
+            vec![],
+        );
+    }
+    let Ok(ciphertext) = base64::engine::general_purpose::STANDARD.decode(&encrypted) else {
+        return invalid("encrypted_value", "is not valid Base64");
+    };
+    let Ok(plain) = r.secret_key.unseal(&ciphertext) else {
+        return validation(
+            "Bad request - could not decrypt the encrypted_value with the repository key",
+            vec![],
+        );
+    };
+    let value = String::from_utf8_lossy(&plain).into_owned();
+    let now = Utc::now();
+    let upper = name.to_ascii_uppercase();
+    match r.secrets.get_mut(&upper) {
+        Some(s) => {
+            s.value = value;
+            s.updated_at = now;
+            empty(StatusCode::NO_CONTENT)
+        }
+        None => {
+            r.secrets.insert(
+                upper,
+                SecretRec {
+                    value,
+                    created_at: now,
+                    updated_at: now,
+                },
+            );
+            json_reply(StatusCode::CREATED, json!({}))
+        }
+    }
+}
+
+async fn delete_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    match r.secrets.remove(&name.to_ascii_uppercase()) {
+        Some(_) => empty(StatusCode::NO_CONTENT),
+        None => not_found(),
+    }
+}
+
+fn var_json(name: &str, v: &VarRec) -> Value {
+    json!({"name": name, "value": v.value, "created_at": ts(&v.created_at), "updated_at": ts(&v.updated_at)})
+}
+
+async fn list_variables(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let items: Vec<Value> = r.variables.iter().map(|(n, v)| var_json(n, v)).collect();
+    let total = items.len();
+    let pq = PageQuery::from_query(&q, 10, 30);
+    let path = format!("/repos/{}/actions/variables", r.full_name());
+    let (page, link) = paginate(items, pq, &shared.base_url, &path);
+    json_with_link(
+        StatusCode::OK,
+        json!({"total_count": total, "variables": page}),
+        link,
+    )
+}
+
+async fn create_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (name, value) = match (req_str(&body, "name"), req_str(&body, "value")) {
+        (Ok(n), Ok(v)) => (n, v),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if !valid_name(&name) {
+        return validation("Invalid request.\n\nInvalid name for a variable.", vec![]);
+    }
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let upper = name.to_ascii_uppercase();
+    if r.variables.contains_key(&upper) {
+        return error(
+            StatusCode::CONFLICT,
+            "Already exists - Variable already exists",
+        );
+    }
+    let now = Utc::now();
+    r.variables.insert(
+        upper,
+        VarRec {
+            value,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    json_reply(StatusCode::CREATED, json!({}))
+}
+
+async fn get_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let upper = name.to_ascii_uppercase();
+    match r.variables.get(&upper) {
+        Some(v) => json_reply(StatusCode::OK, var_json(&upper, v)),
+        None => not_found(),
+    }
+}
+
+async fn update_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (new_name, value) = match (opt_str(&body, "name"), opt_str(&body, "value")) {
+        (Ok(n), Ok(v)) => (n, v),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let upper = name.to_ascii_uppercase();
+    let Some(mut rec) = r.variables.remove(&upper) else {
+        return not_found();
+    };
+    if let Some(v) = value {
+        rec.value = v;
+    }
+    rec.updated_at = Utc::now();
+    let key = new_name.map(|n| n.to_ascii_uppercase()).unwrap_or(upper);
+    r.variables.insert(key, rec);
+    empty(StatusCode::NO_CONTENT)
+}
+
+async fn delete_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    match r.variables.remove(&name.to_ascii_uppercase()) {
+        Some(_) => empty(StatusCode::NO_CONTENT),
+        None => not_found(),
+    }
+}

@@ -1,0 +1,403 @@
+//! Repository contents (get, create/update with the `sha` rule, delete), the recursive git
+//! tree, refs and branches. Writes under `.github/workflows/` need the Workflows permission
+//! (404 otherwise, as GitHub answers).
+
+use super::gate::CallerExt;
+use super::reply::*;
+use super::routes_repos::writable;
+use super::state::Repo;
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(get_content).put(put_content).delete(delete_content),
+        )
+        .route("/repos/{owner}/{repo}/git/trees/{tree_sha}", get(get_tree))
+        .route("/repos/{owner}/{repo}/git/ref/{*ref}", get(get_ref))
+        .route("/repos/{owner}/{repo}/git/refs", post(create_ref))
+        .route("/repos/{owner}/{repo}/branches/{branch}", get(get_branch))
+}
+
+fn b64_lines(bytes: &[u8]) -> String {
+    let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::with_capacity(s.len() + s.len() / 60 + 1);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && i % 60 == 0 {
+            out.push('\n');
+        }
+        out.push(c);
+    }
+    out.push('\n');
+    out
+}
+
+fn content_meta(base: &str, r: &Repo, path: &str, sha: &str, size: usize) -> Value {
+    let full = r.full_name();
+    let name = path.rsplit('/').next().unwrap_or(path);
+    json!({
+        "type": "file", "name": name, "path": path, "sha": sha, "size": size,
+        "url": format!("{base}/repos/{full}/contents/{path}"),
+        "git_url": format!("{base}/repos/{full}/git/blobs/{sha}"),
+        "html_url": format!("https://github.com/{full}/blob/{}/{path}", r.default_branch),
+        "download_url": format!("https://raw.githubusercontent.com/{full}/{}/{path}", r.default_branch),
+        "_links": {"self": format!("{base}/repos/{full}/contents/{path}"),
+                   "git": format!("{base}/repos/{full}/git/blobs/{sha}"),
+                   "html": format!("https://github.com/{full}/blob/{}/{path}", r.default_branch)},
+    })
+}
+
+async fn get_content(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let branch = q.get("ref").map(String::as_str);
+    let Some(files) = r.branch_files(branch) else {
+        return not_found();
+    };
+    let base = &shared.base_url;
+    if let Some(sha) = files.get(&path) {
+        let bytes = r.objects.blobs.get(sha).cloned().unwrap_or_default();
+        let mut v = content_meta(base, r, &path, sha, bytes.len());
+        v["content"] = Value::String(b64_lines(&bytes));
+        v["encoding"] = Value::String("base64".into());
+        return json_reply(StatusCode::OK, v);
+    }
+    // A directory: its direct children.
+    let prefix = format!("{}/", path.trim_end_matches('/'));
+    let mut entries: Vec<Value> = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
+    for (p, sha) in files {
+        if let Some(rest) = p.strip_prefix(&prefix) {
+            match rest.split_once('/') {
+                None => {
+                    let size = r.objects.blobs.get(sha).map(|b| b.len()).unwrap_or(0);
+                    entries.push(content_meta(base, r, p, sha, size));
+                }
+                Some((d, _)) => {
+                    if !dirs.iter().any(|x| x == d) {
+                        dirs.push(d.to_string());
+                    }
+                }
+            }
+        }
+    }
+    if entries.is_empty() && dirs.is_empty() {
+        return not_found();
+    }
+    for d in dirs {
+        let p = format!("{prefix}{d}");
+        entries.push(json!({"type": "dir", "name": d, "path": p, "size": 0,
+                            "url": format!("{base}/repos/{}/contents/{p}", r.full_name())}));
+    }
+    json_reply(StatusCode::OK, Value::Array(entries))
+}
+
+fn commit_json(base: &str, r: &Repo, sha: &str, message: &str) -> Value {
+    let c = r.objects.commits.get(sha);
+    json!({
+        "sha": sha,
+        "node_id": format!("C_{sha}"),
+        "url": format!("{base}/repos/{}/git/commits/{sha}", r.full_name()),
+        "html_url": format!("https://github.com/{}/commit/{sha}", r.full_name()),
+        "message": c.map(|c| c.message.clone()).unwrap_or_else(|| message.to_string()),
+        "tree": {"sha": c.map(|c| c.tree.clone()), "url": c.map(|c| format!("{base}/repos/{}/git/trees/{}", r.full_name(), c.tree))},
+        "parents": c.and_then(|c| c.parent.clone()).map(|p| vec![json!({"sha": p, "url": format!("{base}/repos/{}/git/commits/{p}", r.full_name())})]).unwrap_or_default(),
+        "author": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&chrono::Utc::now())},
+        "committer": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&chrono::Utc::now())},
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null},
+    })
+}
+
+fn workflow_path(path: &str) -> bool {
+    path.starts_with(".github/workflows/")
+}
+
+async fn put_content(
+    State(shared): State<Arc<Shared>>,
+    Extension(CallerExt(caller)): Extension<CallerExt>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let message = match req_str(&body, "message") {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let content_b64 = match req_str(&body, "content") {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (sha, branch) = match (opt_str(&body, "sha"), opt_str(&body, "branch")) {
+        (Ok(s), Ok(b)) => (s, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(content_b64.replace('\n', ""))
+    else {
+        return invalid("content", "is not valid Base64");
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
+        return not_found();
+    }
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let empty_repo = r.refs.is_empty();
+    let b = branch.unwrap_or_else(|| r.default_branch.clone());
+    let mut files = match r.branch_files(Some(&b)) {
+        Some(f) => f.clone(),
+        None if empty_repo => Default::default(),
+        None => return not_found_branch(&b),
+    };
+    let existing = files.get(&path).cloned();
+    match (&existing, &sha) {
+        (Some(_), None) => return missing("sha"),
+        (Some(cur), Some(given)) if cur != given => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("{path} does not match {given}"),
+            );
+        }
+        _ => {}
+    }
+    let blob = r.objects.put_blob(&bytes);
+    files.insert(path.clone(), blob.clone());
+    let commit = r.commit_on(&b, files, &message);
+    if empty_repo && b != r.default_branch && r.refs.len() == 1 {
+        r.default_branch = b.clone();
+    }
+    let base = &shared.base_url;
+    let v = json!({
+        "content": content_meta(base, r, &path, &blob, bytes.len()),
+        "commit": commit_json(base, r, &commit, &message),
+    });
+    let status = if existing.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    json_reply(status, v)
+}
+
+fn not_found_branch(b: &str) -> Response {
+    error(StatusCode::NOT_FOUND, &format!("Branch {b} not found"))
+}
+
+async fn delete_content(
+    State(shared): State<Arc<Shared>>,
+    Extension(CallerExt(caller)): Extension<CallerExt>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (message, sha) = match (req_str(&body, "message"), req_str(&body, "sha")) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let branch = match opt_str(&body, "branch") {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
+        return not_found();
+    }
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let b = branch.unwrap_or_else(|| r.default_branch.clone());
+    let Some(mut files) = r.branch_files(Some(&b)).cloned() else {
+        return not_found_branch(&b);
+    };
+    match files.get(&path) {
+        None => return not_found(),
+        Some(cur) if *cur != sha => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("{path} does not match {sha}"),
+            );
+        }
+        _ => {}
+    }
+    files.remove(&path);
+    let commit = r.commit_on(&b, files, &message);
+    let v = json!({"content": null, "commit": commit_json(&shared.base_url, r, &commit, &message)});
+    json_reply(StatusCode::OK, v)
+}
+
+async fn get_tree(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, tree_sha)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    if r.refs.is_empty() {
+        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+    }
+    let tree = if let Some(c) = r.refs.get(&tree_sha).and_then(|c| r.objects.commits.get(c)) {
+        c.tree.clone()
+    } else if let Some(c) = r.objects.commits.get(&tree_sha) {
+        c.tree.clone()
+    } else if r.objects.trees.contains_key(&tree_sha) {
+        tree_sha.clone()
+    } else {
+        return not_found();
+    };
+    let recursive = q.contains_key("recursive");
+    let base = &shared.base_url;
+    let full = r.full_name();
+    let entries: Vec<Value> = r
+        .objects
+        .walk(&tree, recursive)
+        .into_iter()
+        .map(|(path, is_tree, sha, size)| {
+            if is_tree {
+                json!({"path": path, "mode": "040000", "type": "tree", "sha": sha,
+                       "url": format!("{base}/repos/{full}/git/trees/{sha}")})
+            } else {
+                json!({"path": path, "mode": "100644", "type": "blob", "sha": sha, "size": size,
+                       "url": format!("{base}/repos/{full}/git/blobs/{sha}")})
+            }
+        })
+        .collect();
+    json_reply(
+        StatusCode::OK,
+        json!({"sha": tree, "url": format!("{base}/repos/{full}/git/trees/{tree}"), "tree": entries, "truncated": false}),
+    )
+}
+
+fn ref_json(base: &str, r: &Repo, name: &str, sha: &str) -> Value {
+    let full = r.full_name();
+    json!({
+        "ref": format!("refs/heads/{name}"),
+        "node_id": format!("REF_{name}"),
+        "url": format!("{base}/repos/{full}/git/refs/heads/{name}"),
+        "object": {"type": "commit", "sha": sha, "url": format!("{base}/repos/{full}/git/commits/{sha}")},
+    })
+}
+
+async fn get_ref(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, reference)): Path<(String, String, String)>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    if r.refs.is_empty() {
+        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+    }
+    let Some(name) = reference.strip_prefix("heads/") else {
+        return not_found();
+    };
+    match r.refs.get(name) {
+        Some(sha) => json_reply(StatusCode::OK, ref_json(&shared.base_url, r, name, sha)),
+        None => not_found(),
+    }
+}
+
+async fn create_ref(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (reference, sha) = match (req_str(&body, "ref"), req_str(&body, "sha")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    if r.refs.is_empty() {
+        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+    }
+    let Some(name) = reference
+        .strip_prefix("refs/heads/")
+        .filter(|n| !n.is_empty() && !n.contains(".."))
+    else {
+        return validation("Reference name is invalid", vec![]);
+    };
+    if r.refs.contains_key(name) {
+        return validation("Reference already exists", vec![]);
+    }
+    if !r.objects.commits.contains_key(&sha) {
+        return validation("Object does not exist", vec![]);
+    }
+    r.refs.insert(name.to_string(), sha.clone());
+    let v = ref_json(&shared.base_url, r, name, &sha);
+    let mut resp = json_reply(StatusCode::CREATED, v);
+    if let Ok(loc) = HeaderValue::from_str(&format!(
+        "{}/repos/{}/git/refs/heads/{name}",
+        shared.base_url,
+        r.full_name()
+    )) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+async fn get_branch(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, branch)): Path<(String, String, String)>,
+) -> Response {
+    let st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let Some(sha) = r.refs.get(&branch) else {
+        return error(StatusCode::NOT_FOUND, "Branch not found");
+    };
+    let base = &shared.base_url;
+    let full = r.full_name();
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "name": branch,
+            "commit": {"sha": sha, "url": format!("{base}/repos/{full}/commits/{sha}")},
+            "protected": r.protection.contains_key(&branch),
+            "protection_url": format!("{base}/repos/{full}/branches/{branch}/protection"),
+            "_links": {"self": format!("{base}/repos/{full}/branches/{branch}"),
+                       "html": format!("https://github.com/{full}/tree/{branch}")},
+        }),
+    )
+}

@@ -1,0 +1,469 @@
+//! Organisation repositories: create, get, update (incl. archive and rename), delete, list;
+//! topics; the installation's repository list.
+
+use super::gate::CallerExt;
+use super::reply::*;
+use super::state::{init_readme, Repo, SimState};
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/orgs/{org}/repos", get(list_org_repos).post(create_repo))
+        .route(
+            "/repos/{owner}/{repo}",
+            get(get_repo).patch(update_repo).delete(delete_repo),
+        )
+        .route(
+            "/repos/{owner}/{repo}/topics",
+            get(get_topics).put(put_topics),
+        )
+        .route("/installation/repositories", get(installation_repos))
+}
+
+/// `simple-user` for an organisation owner.
+pub fn owner_json(base: &str, login: &str) -> Value {
+    let u = format!("{base}/users/{login}");
+    json!({
+        "login": login, "id": 1, "node_id": "O_sim1",
+        "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4", "gravatar_id": "",
+        "url": u, "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{u}/followers"), "following_url": format!("{u}/following{{/other_user}}"),
+        "gists_url": format!("{u}/gists{{/gist_id}}"), "starred_url": format!("{u}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"),
+        "repos_url": format!("{u}/repos"), "events_url": format!("{u}/events{{/privacy}}"),
+        "received_events_url": format!("{u}/received_events"), "type": "Organization", "site_admin": false,
+    })
+}
+
+/// `full-repository`.
+pub fn repo_json(r: &Repo, base: &str) -> Value {
+    let full = r.full_name();
+    let mut v = json!({
+        "id": r.id,
+        "node_id": format!("R_sim{}", r.id),
+        "name": r.name,
+        "full_name": full,
+        "owner": owner_json(base, &r.owner),
+        "private": r.private,
+        "visibility": r.visibility,
+        "description": r.description,
+        "homepage": r.homepage,
+        "fork": false,
+        "url": format!("{base}/repos/{full}"),
+        "html_url": format!("https://github.com/{full}"),
+        "clone_url": format!("https://github.com/{full}.git"),
+        "ssh_url": format!("git@github.com:{full}.git"),
+        "default_branch": r.default_branch,
+        "archived": r.archived,
+        "disabled": false,
+        "is_template": r.is_template,
+        "topics": r.topics,
+        "has_issues": true,
+        "has_projects": true,
+        "has_wiki": true,
+        "has_downloads": true,
+        "allow_squash_merge": true,
+        "allow_merge_commit": true,
+        "allow_rebase_merge": true,
+        "allow_auto_merge": false,
+        "delete_branch_on_merge": false,
+        "size": r.objects.blobs.values().map(|b| b.len()).sum::<usize>() / 1024,
+        "created_at": ts(&r.created_at),
+        "updated_at": ts(&r.updated_at),
+        "pushed_at": ts(&r.pushed_at),
+        "custom_properties": {},
+    });
+    if let Value::Object(m) = &mut v {
+        for (k, val) in &r.settings {
+            m.insert(k.clone(), val.clone());
+        }
+    }
+    v
+}
+
+/// 403 for writes to an archived repo.
+pub fn writable(r: &Repo) -> Result<(), Response> {
+    if r.archived {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "Repository was archived so is read-only.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn valid_repo_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+const SETTING_KEYS: &[&str] = &[
+    "has_issues",
+    "has_projects",
+    "has_wiki",
+    "has_downloads",
+    "allow_squash_merge",
+    "allow_merge_commit",
+    "allow_rebase_merge",
+    "allow_auto_merge",
+    "delete_branch_on_merge",
+];
+
+fn apply_settings(r: &mut Repo, body: &serde_json::Map<String, Value>) -> Result<(), Response> {
+    for k in SETTING_KEYS {
+        if let Some(v) = opt_bool(body, k)? {
+            r.settings.insert((*k).to_string(), Value::Bool(v));
+        }
+    }
+    Ok(())
+}
+
+fn visibility_of(body: &serde_json::Map<String, Value>) -> Result<Option<String>, Response> {
+    match opt_str(body, "visibility")? {
+        None => Ok(None),
+        Some(v) if v == "public" || v == "private" || v == "internal" => Ok(Some(v)),
+        Some(v) => Err(invalid(
+            "visibility",
+            &format!("\"{v}\" is not a member of [\"public\", \"private\"]"),
+        )),
+    }
+}
+
+async fn create_repo(
+    State(shared): State<Arc<Shared>>,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let name = match req_str(&body, "name") {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(org) = st.org(&org) else {
+        return not_found();
+    };
+    if !valid_repo_name(&name) {
+        return validation(
+            "Repository creation failed.",
+            vec![
+                json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name is invalid"}),
+            ],
+        );
+    }
+    if st.repo(&org, &name).is_some() {
+        return validation(
+            "Repository creation failed.",
+            vec![
+                json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}),
+            ],
+        );
+    }
+    let visibility = match visibility_of(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let private = match opt_bool(&body, "private") {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (description, homepage, auto_init, is_template) = match (
+        opt_str(&body, "description"),
+        opt_str(&body, "homepage"),
+        opt_bool(&body, "auto_init"),
+        opt_bool(&body, "is_template"),
+    ) {
+        (Ok(d), Ok(h), Ok(a), Ok(t)) => (d, h, a.unwrap_or(false), t.unwrap_or(false)),
+        (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), _) | (.., Err(r)) => return r,
+    };
+    let key = st.insert_repo(&org, &name);
+    let base = shared.base_url.clone();
+    let Some(r) = st.repos.get_mut(&key) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let vis = visibility.unwrap_or_else(|| {
+        if private.unwrap_or(false) {
+            "private".into()
+        } else {
+            "public".into()
+        }
+    });
+    r.private = vis != "public";
+    r.visibility = vis;
+    r.description = description;
+    r.homepage = homepage;
+    r.is_template = is_template;
+    if let Err(resp) = apply_settings(r, &body) {
+        st.repos.remove(&key);
+        return resp;
+    }
+    if auto_init {
+        init_readme(r);
+    }
+    let v = repo_json(r, &base);
+    let mut resp = json_reply(StatusCode::CREATED, v);
+    if let Ok(loc) = HeaderValue::from_str(&format!("{base}/repos/{}", r.full_name())) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+async fn get_repo(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let st = shared.lock();
+    match st.repo(&owner, &repo) {
+        Some(r) => json_reply(StatusCode::OK, repo_json(r, &shared.base_url)),
+        None => not_found(),
+    }
+}
+
+async fn update_repo(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let archived = match opt_bool(&body, "archived") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    // An archived repo accepts only being unarchived (possibly with other changes).
+    if r.archived && archived != Some(false) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Repository was archived so is read-only.",
+        );
+    }
+    let new_name = match opt_str(&body, "name") {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if let Some(n) = &new_name {
+        if !valid_repo_name(n) {
+            return invalid("name", "is invalid");
+        }
+        if !n.eq_ignore_ascii_case(&repo) && st.repo(&owner, n).is_some() {
+            return validation(
+                "Validation Failed",
+                vec![
+                    json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}),
+                ],
+            );
+        }
+    }
+    let visibility = match visibility_of(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let default_branch = match opt_str(&body, "default_branch") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Some(b) = &default_branch {
+        if !r.refs.is_empty() && !r.refs.contains_key(b) {
+            return validation(
+                "Validation Failed",
+                vec![
+                    json!({"resource": "Repository", "code": "invalid", "field": "default_branch"}),
+                ],
+            );
+        }
+    }
+    let fields = (
+        opt_str(&body, "description"),
+        opt_str(&body, "homepage"),
+        opt_bool(&body, "private"),
+    );
+    let (description, homepage, private) = match fields {
+        (Ok(d), Ok(h), Ok(p)) => (d, h, p),
+        (Err(r), ..) | (_, Err(r), _) | (.., Err(r)) => return r,
+    };
+    let Some(mut r) = st.remove_repo(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = apply_settings(&mut r, &body) {
+        let (o, n) = (r.owner.clone(), r.name.clone());
+        st.repos
+            .insert((o.to_ascii_lowercase(), n.to_ascii_lowercase()), r);
+        return resp;
+    }
+    if body.contains_key("description") {
+        r.description = description;
+    }
+    if body.contains_key("homepage") {
+        r.homepage = homepage;
+    }
+    if let Some(p) = private {
+        r.private = p;
+        r.visibility = if p { "private".into() } else { "public".into() };
+    }
+    if let Some(v) = visibility {
+        r.private = v != "public";
+        r.visibility = v;
+    }
+    if let Some(b) = default_branch {
+        r.default_branch = b;
+    }
+    if let Some(a) = archived {
+        r.archived = a;
+    }
+    if let Some(n) = new_name {
+        r.name = n;
+    }
+    r.updated_at = chrono::Utc::now();
+    let v = repo_json(&r, &shared.base_url);
+    st.repos.insert(
+        (r.owner.to_ascii_lowercase(), r.name.to_ascii_lowercase()),
+        r,
+    );
+    json_reply(StatusCode::OK, v)
+}
+
+async fn delete_repo(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let mut st = shared.lock();
+    match st.remove_repo(&owner, &repo) {
+        Some(_) => empty(StatusCode::NO_CONTENT),
+        None => not_found(),
+    }
+}
+
+fn minimal_list(st: &SimState, org: &str, base: &str) -> Vec<Value> {
+    let mut repos: Vec<&Repo> = st
+        .repos
+        .values()
+        .filter(|r| r.owner.eq_ignore_ascii_case(org))
+        .collect();
+    repos.sort_by_key(|r| r.id);
+    repos.into_iter().map(|r| repo_json(r, base)).collect()
+}
+
+async fn list_org_repos(
+    State(shared): State<Arc<Shared>>,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let st = shared.lock();
+    let Some(org) = st.org(&org) else {
+        return not_found();
+    };
+    let items = minimal_list(&st, &org, &shared.base_url);
+    let pq = PageQuery::from_query(&q, 30, 100);
+    let (page, link) = paginate(items, pq, &shared.base_url, &format!("/orgs/{org}/repos"));
+    json_with_link(StatusCode::OK, Value::Array(page), link)
+}
+
+async fn installation_repos(
+    State(shared): State<Arc<Shared>>,
+    Extension(CallerExt(caller)): Extension<CallerExt>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if caller.as_ref().and_then(|c| c.installation).is_none() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "You must authenticate with an installation access token in order to list repositories for an installation.",
+        );
+    }
+    let st = shared.lock();
+    let mut items = Vec::new();
+    for org in st.settings.orgs.clone() {
+        items.extend(minimal_list(&st, &org, &shared.base_url));
+    }
+    let total = items.len();
+    let pq = PageQuery::from_query(&q, 30, 100);
+    let (page, link) = paginate(items, pq, &shared.base_url, "/installation/repositories");
+    json_with_link(
+        StatusCode::OK,
+        json!({"total_count": total, "repository_selection": "all", "repositories": page}),
+        link,
+    )
+}
+
+async fn get_topics(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let st = shared.lock();
+    match st.repo(&owner, &repo) {
+        Some(r) => json_reply(StatusCode::OK, json!({"names": r.topics})),
+        None => not_found(),
+    }
+}
+
+async fn put_topics(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let names = match body.get("names") {
+        None | Some(Value::Null) => return missing("names"),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return invalid("names", "is not an array"),
+    };
+    let mut topics = Vec::new();
+    for n in names {
+        let Value::String(s) = n else {
+            return invalid("names", "items must be strings");
+        };
+        let ok = !s.is_empty()
+            && s.len() <= 50
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.starts_with('-');
+        if !ok {
+            return validation(
+                "Validation Failed",
+                vec![
+                    json!({"resource": "Repository", "code": "invalid", "field": "topics",
+                            "message": format!("{s} is not a valid topic. Topics must start with a lowercase letter or number, consist of 50 characters or less, and can include hyphens.")}),
+                ],
+            );
+        }
+        if !topics.contains(&s) {
+            topics.push(s);
+        }
+    }
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    r.topics = topics;
+    r.updated_at = chrono::Utc::now();
+    json_reply(StatusCode::OK, json!({"names": r.topics}))
+}

@@ -1,0 +1,107 @@
+//! Knobs and limits of the simulated GitHub (the `[sim.github]` table of a fleet config).
+//! Defaults are GitHub's documented limits.
+
+use serde::Deserialize;
+
+/// Knobs of the simulated GitHub. Every limit is configurable; `0` disables a secondary limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubSimSettings {
+    /// Organisations that exist (repo owners). Requests for others get 404.
+    pub orgs: Vec<String>,
+    /// Primary limit: requests per hour per identity (PAT or installation).
+    pub primary_limit: u64,
+    /// Secondary: concurrent requests per identity.
+    pub max_concurrent: u32,
+    /// Secondary: content-generating requests per minute (repo creation, commits, refs).
+    pub content_writes_per_minute: u32,
+    /// Secondary: content-generating requests per hour.
+    pub content_writes_per_hour: u32,
+    /// Secondary: points per minute per endpoint (GET 1, writes 5).
+    pub points_per_minute: u32,
+    /// Status of a secondary-limit answer: 403 (GitHub's usual) or 429.
+    pub secondary_status: u16,
+    /// Whether secondary-limit answers carry `retry-after` (GitHub sometimes omits it).
+    pub send_retry_after: bool,
+    /// Added latency per API request, in milliseconds.
+    pub latency_ms: u64,
+    /// Fraction (0..1) of API requests answered with a 502 before doing anything.
+    pub error_rate: f64,
+    /// Fraction (0..1) of API requests whose connection drops after the work was done
+    /// (the response is lost: the client cannot tell whether a write happened).
+    pub reset_rate: f64,
+    /// Full outage: every API request gets 503.
+    pub outage: bool,
+    /// Lifetime of installation tokens, in seconds (GitHub: one hour).
+    pub installation_token_ttl_secs: u64,
+    /// GitHub Apps that may mint installation tokens.
+    pub apps: Vec<SimApp>,
+    /// How many requests the request log keeps.
+    pub log_capacity: usize,
+    /// Seed for the simulator's randomness (error injection, key ids).
+    pub seed: u64,
+}
+
+impl Default for GithubSimSettings {
+    fn default() -> Self {
+        GithubSimSettings {
+            orgs: vec!["acme".into()],
+            primary_limit: 5_000,
+            max_concurrent: 100,
+            content_writes_per_minute: 80,
+            content_writes_per_hour: 500,
+            points_per_minute: 900,
+            secondary_status: 403,
+            send_retry_after: true,
+            latency_ms: 0,
+            error_rate: 0.0,
+            reset_rate: 0.0,
+            outage: false,
+            installation_token_ttl_secs: 3_600,
+            apps: Vec::new(),
+            log_capacity: 100_000,
+            seed: 1,
+        }
+    }
+}
+
+/// A GitHub App installed on the simulated organisation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimApp {
+    /// The App id (the JWT's `iss`).
+    pub app_id: u64,
+    /// Its installation id.
+    pub installation_id: u64,
+    /// PEM of the App's RSA public key, used to verify the JWT.
+    pub public_key_pem: String,
+    /// Whether the installation has the Workflows permission.
+    #[serde(default = "yes")]
+    pub workflows: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A personal access token the simulator accepts.
+#[derive(Debug, Clone)]
+pub struct SimToken {
+    /// The token text.
+    pub token: String,
+    /// The user it belongs to.
+    pub login: String,
+    /// Whether it carries the `workflow` scope.
+    pub workflows: bool,
+}
+
+impl SimToken {
+    /// A PAT with every scope fleetsync needs.
+    pub fn pat(token: impl Into<String>) -> Self {
+        SimToken {
+            token: token.into(),
+            login: "fleet-bot".into(),
+            workflows: true,
+        }
+    }
+}
