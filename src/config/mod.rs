@@ -13,4 +13,6 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
 pub use schema::*;
 pub use secrets::{SecretError, SecretSource, SecretValue};
-pub use templates::{RenderError, TemplateContext, Templates};
+pub use templates::{
+    NodeCtx, PluginCtx, ProjectCtx, RenderError, RepoCtx, TemplateContext, Templates,
+};

@@ -1,0 +1,11 @@
+//! desire: config + templates + inventory → one [`RepoSpec`] per managed project or plugin.
+//! Pure apart from reading secret sources; deterministic, with a fingerprint per resource
+//! (secrets fingerprinted with a keyed hash, never stored or shown).
+
+mod build;
+mod protection;
+mod spec;
+
+pub use build::{build, DesireError};
+pub use protection::ProtectionSpec;
+pub use spec::{fingerprint, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
