@@ -26,14 +26,12 @@ pub(crate) fn router(h: DssSimHandle) -> Router {
         .with_state(h)
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": format!("bad body: {e}")})),
-        )
-            .into_response()
-    })
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad body: {e}"))
+}
+
+fn bad(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }
 
 fn missing(key: &str) -> Response {
@@ -90,7 +88,7 @@ struct NewProject {
 async fn add_project(State(h): State<DssSimHandle>, body: Bytes) -> Response {
     let p: NewProject = match parse(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad(&e),
     };
     if p.key.is_empty()
         || !p
@@ -98,11 +96,7 @@ async fn add_project(State(h): State<DssSimHandle>, body: Bytes) -> Response {
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "a project key is made of A-Z, 0-9 and _"})),
-        )
-            .into_response();
+        return bad("a project key is made of A-Z, 0-9 and _");
     }
     let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
     let name = p.name.clone().unwrap_or_else(|| p.key.clone());
@@ -121,7 +115,7 @@ async fn remove_project(State(h): State<DssSimHandle>, Path(key): Path<String>) 
 async fn set_tags(State(h): State<DssSimHandle>, Path(key): Path<String>, body: Bytes) -> Response {
     let tags: Vec<String> = match parse(&body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(e) => return bad(&e),
     };
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     if h.set_project_tags(&key, &tags) {
@@ -150,7 +144,7 @@ async fn outage(State(h): State<DssSimHandle>, body: Bytes) -> Response {
             h.set_outage(s.on);
             Json(json!({"outage": s.on})).into_response()
         }
-        Err(r) => r,
+        Err(e) => bad(&e),
     }
 }
 
@@ -160,7 +154,7 @@ async fn empty_listing(State(h): State<DssSimHandle>, body: Bytes) -> Response {
             h.set_empty_listing(s.on);
             Json(json!({"emptyListing": s.on})).into_response()
         }
-        Err(r) => r,
+        Err(e) => bad(&e),
     }
 }
 
@@ -176,11 +170,7 @@ async fn error_rate(State(h): State<DssSimHandle>, body: Bytes) -> Response {
             h.set_error_rate(r.rate);
             Json(json!({"errorRate": r.rate})).into_response()
         }
-        Ok(_) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "rate must be between 0.0 and 1.0"})),
-        )
-            .into_response(),
-        Err(r) => r,
+        Ok(_) => bad("rate must be between 0.0 and 1.0"),
+        Err(e) => bad(&e),
     }
 }

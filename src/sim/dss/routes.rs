@@ -139,7 +139,7 @@ fn authorized(headers: &HeaderMap, keys: &[String]) -> bool {
     } else {
         return false;
     };
-    !candidate.is_empty() && keys.iter().any(|k| *k == candidate)
+    !candidate.is_empty() && keys.contains(&candidate)
 }
 
 /// `GET /projects/{key}/git/remotes/{name}`-style key of a request, for the counters.
