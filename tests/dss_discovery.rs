@@ -312,3 +312,32 @@ async fn git_remote_push_plugin_download_and_infras_through_the_client() {
     assert_eq!(infras[0].stage.as_deref(), Some("Staging"));
     assert_eq!(c.instance_info().await.unwrap().node_type, "DESIGN");
 }
+
+#[tokio::test]
+async fn a_bad_client_certificate_is_a_setup_error_naming_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.pem"), "not a PEM at all\n").unwrap();
+    let text = r#"
+[[dss]]
+name = "mtls-node"
+url = "https://127.0.0.1:1"
+api_key = { env = "FLEETSYNC_TEST_DSS_KEY" }
+client_certificate = "client.pem"
+
+[github]
+owner = "acme"
+auth = { pat = { env = "FLEETSYNC_TEST_GH_TOKEN" } }
+"#;
+    let cfg = match load_str(&dir.path().join("fleet.toml"), text) {
+        Ok(c) => c,
+        Err(e) => panic!("config: {e}"),
+    };
+    let e = DssClient::new(&cfg.raw.dss[0], SecretValue::new(KEY), &cfg.base_dir).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, DssError::Setup { .. }), "{text}");
+    assert!(
+        text.contains("mtls-node") && text.contains("client.pem"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY));
+}

@@ -136,3 +136,22 @@ pub async fn start(
         task: Some(task),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_from_toml_with_defaults() {
+        let s: DssSimSettings = toml::from_str(
+            "projects = 3\nerror_rate = 0.25\n[[infras]]\nid = \"prod\"\nstage = \"Production\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.projects, 3);
+        assert_eq!(s.plugins, 2);
+        assert_eq!(s.version, "13.4.0");
+        assert_eq!(s.infras.len(), 1);
+        assert!(toml::from_str::<DssSimSettings>("projets = 3").is_err());
+        assert_eq!(DssSimSettings::default().infras[1].id, "prod-automation");
+    }
+}
