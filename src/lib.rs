@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dss;
 pub mod github;
 pub mod metrics;
 pub mod sim;
