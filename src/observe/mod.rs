@@ -1,0 +1,112 @@
+//! observe: each managed repo's actual state on GitHub with as few requests as possible —
+//! the repo, one recursive tree (blob SHAs compared locally), the secrets list, the variables
+//! list, and protection per configured branch — all conditional, so an unchanged repo costs
+//! ~0 of the hourly limit.
+
+use crate::desired::{ProtectionSpec, RepoSpec};
+use crate::github::{GhError, GithubClient, ProtectionState};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// A branch as observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BranchState {
+    Missing,
+    Unprotected,
+    Protected(ProtectionSpec),
+}
+
+/// One repo as GitHub has it.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedRepo {
+    pub exists: bool,
+    pub archived: bool,
+    pub visibility: Option<String>,
+    pub description: Option<String>,
+    pub default_branch: Option<String>,
+    pub topics: Vec<String>,
+    /// Files on the default branch: path → blob SHA (`None` for an empty repo).
+    pub files: Option<BTreeMap<String, String>>,
+    /// Secret name → `updated_at`.
+    pub secrets: BTreeMap<String, DateTime<Utc>>,
+    /// Variable name → value.
+    pub variables: BTreeMap<String, String>,
+    /// Branches fleetsync manages (the configured ones and protected ones).
+    pub branches: BTreeMap<String, BranchState>,
+}
+
+/// Reads one repo. `Ok(ObservedRepo { exists: false, .. })` when it does not exist.
+pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo, GhError> {
+    let (owner, name) = (&spec.owner, &spec.name);
+    let Some(repo) = gh.get_repo(owner, name).await? else {
+        return Ok(ObservedRepo::default());
+    };
+    let default_branch = repo
+        .default_branch
+        .clone()
+        .unwrap_or_else(|| spec.default_branch.clone());
+    let mut topics = repo.topics.clone().unwrap_or_default();
+    topics.sort();
+    let mut obs = ObservedRepo {
+        exists: true,
+        archived: repo.archived,
+        visibility: repo
+            .visibility
+            .clone()
+            .or_else(|| Some(if repo.private { "private" } else { "public" }.to_string())),
+        description: repo.description.clone(),
+        default_branch: Some(default_branch.clone()),
+        topics,
+        ..Default::default()
+    };
+    let tree = gh.get_tree(owner, name, &default_branch).await?;
+    obs.files = tree.map(|t| {
+        t.tree
+            .into_iter()
+            .filter(|e| e.kind == "blob")
+            .map(|e| (e.path, e.sha))
+            .collect()
+    });
+    if !spec.secrets.is_empty() {
+        obs.secrets = gh
+            .list_secrets(owner, name)
+            .await?
+            .into_iter()
+            .map(|s| (s.name.to_ascii_uppercase(), s.updated_at))
+            .collect();
+    }
+    if !spec.variables.is_empty() {
+        obs.variables = gh
+            .list_variables(owner, name)
+            .await?
+            .into_iter()
+            .map(|v| (v.name.to_ascii_uppercase(), v.value))
+            .collect();
+    }
+    let mut branches: Vec<&String> = spec.protection.keys().collect();
+    for b in &spec.branches {
+        if !branches.contains(&b) {
+            branches.push(b);
+        }
+    }
+    for b in branches {
+        let state = if spec.protection.contains_key(b) {
+            match gh.get_protection(owner, name, b).await? {
+                ProtectionState::Protected(v) => {
+                    BranchState::Protected(ProtectionSpec::from_github(&v))
+                }
+                ProtectionState::Unprotected => BranchState::Unprotected,
+                ProtectionState::NoBranch => BranchState::Missing,
+            }
+        } else if *b == default_branch {
+            BranchState::Unprotected
+        } else {
+            match gh.get_branch_ref(owner, name, b).await? {
+                Some(_) => BranchState::Unprotected,
+                None => BranchState::Missing,
+            }
+        };
+        obs.branches.insert(b.clone(), state);
+    }
+    Ok(obs)
+}

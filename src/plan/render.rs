@@ -1,0 +1,87 @@
+//! Rendering a plan: Pulumi/Terraform-style text (`+ ~ -` lines, counts) and JSON.
+
+use super::step::Plan;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+/// The one-line summary, e.g. `Plan: 3 to create, 1 to update, 0 to archive, 0 to delete.`
+pub fn summary_line(plan: &Plan) -> String {
+    let c = plan.counts();
+    let n = |k: &str| c.get(k).copied().unwrap_or(0);
+    format!(
+        "Plan: {} to create, {} to update, {} to archive, {} to delete, {} to forget.",
+        n("create"),
+        n("update"),
+        n("archive"),
+        n("delete"),
+        n("forget")
+    )
+}
+
+/// Text for a terminal.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in &plan.repos {
+        if r.steps.is_empty() && r.drift.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}  ({})", r.repo, r.source);
+        for s in &r.steps {
+            let detail = if s.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.detail)
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}  ({}){detail}",
+                s.action.symbol(),
+                s.address,
+                s.reason.describe()
+            );
+        }
+        for d in r.drift.iter().filter(|d| !d.repair) {
+            let _ = writeln!(
+                out,
+                "  ! {}  (drift, report only: {})",
+                d.address, d.what
+            );
+        }
+    }
+    if !plan.blocked.is_empty() {
+        let _ = writeln!(out, "Not removed:");
+        for b in &plan.blocked {
+            let _ = writeln!(out, "  = {}  ({})", b.repo, b.reason);
+        }
+    }
+    if !plan.unknown_nodes.is_empty() {
+        let _ = writeln!(out, "Discovery unknown (nothing is removed for these nodes):");
+        for b in &plan.unknown_nodes {
+            let _ = writeln!(out, "  ? {}  ({})", b.repo, b.reason);
+        }
+    }
+    if !plan.errors.is_empty() {
+        let _ = writeln!(out, "Errors:");
+        for b in &plan.errors {
+            let _ = writeln!(out, "  x {}  ({})", b.repo, b.reason);
+        }
+    }
+    let drifted: usize = plan.repos.iter().map(|r| r.drift.len()).sum();
+    let _ = write!(out, "{}", summary_line(plan));
+    if drifted > 0 {
+        let _ = write!(out, " {drifted} drift finding(s).");
+    }
+    out.push('\n');
+    out
+}
+
+/// JSON: the plan with counts and the summary line.
+pub fn render_json(plan: &Plan) -> Value {
+    let mut v = serde_json::to_value(plan).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("counts".into(), json!(plan.counts()));
+        m.insert("summary".into(), json!(summary_line(plan)));
+        m.insert("changes".into(), json!(plan.has_changes()));
+    }
+    v
+}
