@@ -5,14 +5,17 @@
 //! plus the store, the daemon pieces and the simulator used by tests, benchmarks and `--dev`.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod desired;
 pub mod dss;
 pub mod github;
+pub mod guard;
 pub mod metrics;
 pub mod observe;
 pub mod plan;
+pub mod reconcile;
 pub mod sim;
 pub mod store;

@@ -40,7 +40,11 @@ pub fn desired_resources(spec: &RepoSpec) -> Vec<(String, &'static str, String)>
             "repo",
             fingerprint(&(&spec.description, &spec.visibility)),
         ),
-        (format!("topics:{full}"), "topics", fingerprint(&spec.topics)),
+        (
+            format!("topics:{full}"),
+            "topics",
+            fingerprint(&spec.topics),
+        ),
     ];
     for b in &spec.branches {
         v.push((format!("branch:{full}/{b}"), "branch", fingerprint(b)));
@@ -52,10 +56,18 @@ pub fn desired_resources(spec: &RepoSpec) -> Vec<(String, &'static str, String)>
         v.push((format!("variable:{full}/{n}"), "variable", fingerprint(val)));
     }
     for (n, s) in &spec.secrets {
-        v.push((format!("secret:{full}/{n}"), "secret", s.fingerprint.clone()));
+        v.push((
+            format!("secret:{full}/{n}"),
+            "secret",
+            s.fingerprint.clone(),
+        ));
     }
     for (b, p) in &spec.protection {
-        v.push((format!("protection:{full}/{b}"), "protection", fingerprint(p)));
+        v.push((
+            format!("protection:{full}/{b}"),
+            "protection",
+            fingerprint(p),
+        ));
     }
     v
 }
@@ -179,7 +191,10 @@ pub fn plan_repo(
             repo_addr.clone(),
             reason,
             Op::CreateRepo,
-            format!("{} repo, default branch {}", spec.visibility, spec.default_branch),
+            format!(
+                "{} repo, default branch {}",
+                spec.visibility, spec.default_branch
+            ),
         );
         if b.plan.steps.is_empty() {
             // Report-only drift on a deleted repo: nothing more can be planned.
@@ -233,7 +248,14 @@ pub fn plan_repo(
         };
         let detail = format!("[{}]", spec.topics.join(", "));
         if new_repo {
-            b.push(Action::Update, "topics", topics_addr, Reason::NewResource, op, detail);
+            b.push(
+                Action::Update,
+                "topics",
+                topics_addr,
+                Reason::NewResource,
+                op,
+                detail,
+            );
         } else {
             b.differs(
                 Action::Update,

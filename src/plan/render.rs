@@ -41,11 +41,7 @@ pub fn render_text(plan: &Plan) -> String {
             );
         }
         for d in r.drift.iter().filter(|d| !d.repair) {
-            let _ = writeln!(
-                out,
-                "  ! {}  (drift, report only: {})",
-                d.address, d.what
-            );
+            let _ = writeln!(out, "  ! {}  (drift, report only: {})", d.address, d.what);
         }
     }
     if !plan.blocked.is_empty() {
@@ -55,7 +51,10 @@ pub fn render_text(plan: &Plan) -> String {
         }
     }
     if !plan.unknown_nodes.is_empty() {
-        let _ = writeln!(out, "Discovery unknown (nothing is removed for these nodes):");
+        let _ = writeln!(
+            out,
+            "Discovery unknown (nothing is removed for these nodes):"
+        );
         for b in &plan.unknown_nodes {
             let _ = writeln!(out, "  ? {}  ({})", b.repo, b.reason);
         }

@@ -168,7 +168,8 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT(address) DO UPDATE SET repo = excluded.repo, kind = excluded.kind,
                         desired_fp = excluded.desired_fp, applied_fp = excluded.applied_fp,
-                        observed_fp = excluded.observed_fp, applied_at = excluded.applied_at,
+                        observed_fp = excluded.observed_fp,
+                        applied_at = COALESCE(excluded.applied_at, resources.applied_at),
                         remote_updated_at = excluded.remote_updated_at, status = excluded.status,
                         last_error = excluded.last_error, updated_at = excluded.updated_at",
                 )

@@ -1,0 +1,162 @@
+//! One step → the GitHub calls that perform it. Non-idempotent creates tolerate finding the
+//! thing already there (a previous run may have done it before a crash).
+
+use crate::desired::RepoSpec;
+use crate::github::{FileWrite, GhError, GithubClient, RepoCreate};
+use crate::plan::{Op, Step};
+use serde_json::json;
+
+fn need<'a>(spec: Option<&'a RepoSpec>, step: &Step) -> Result<&'a RepoSpec, GhError> {
+    spec.ok_or_else(|| GhError::Setup(format!("{}: no desired state for this step", step.address)))
+}
+
+fn is_status(e: &GhError, code: u16) -> bool {
+    e.status() == Some(code)
+}
+
+/// Performs one step.
+pub async fn execute(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    spec: Option<&RepoSpec>,
+    step: &Step,
+) -> Result<(), GhError> {
+    match &step.op {
+        Op::CreateRepo => {
+            let s = need(spec, step)?;
+            let created = match gh
+                .create_repo(
+                    owner,
+                    &RepoCreate {
+                        name: name.to_string(),
+                        description: s.description.clone(),
+                        visibility: s.visibility.clone(),
+                    },
+                )
+                .await
+            {
+                Ok(r) => r,
+                Err(e) if is_status(&e, 422) => match gh.get_repo(owner, name).await? {
+                    // Created by an earlier, interrupted run: adopt it.
+                    Some(r) => r,
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
+            let current = created.default_branch.unwrap_or_else(|| "main".into());
+            if current != s.default_branch {
+                let head = gh
+                    .get_branch_ref(owner, name, &current)
+                    .await?
+                    .ok_or_else(|| {
+                        GhError::Setup(format!("{owner}/{name}: branch {current} has no commit"))
+                    })?;
+                create_branch_tolerant(gh, owner, name, &s.default_branch, &head.object.sha)
+                    .await?;
+                gh.update_repo(owner, name, &json!({"default_branch": s.default_branch}))
+                    .await?;
+            }
+            Ok(())
+        }
+        Op::UpdateRepo { patch } => gh.update_repo(owner, name, patch).await.map(|_| ()),
+        Op::ReplaceTopics { topics } => gh.replace_topics(owner, name, topics).await,
+        Op::CreateBranch { branch } => {
+            let s = need(spec, step)?;
+            let head = gh
+                .get_branch_ref(owner, name, &s.default_branch)
+                .await?
+                .ok_or_else(|| {
+                    GhError::Setup(format!(
+                        "{owner}/{name}: default branch {} does not exist",
+                        s.default_branch
+                    ))
+                })?;
+            create_branch_tolerant(gh, owner, name, branch, &head.object.sha).await
+        }
+        Op::PutFile { path, sha } => {
+            let s = need(spec, step)?;
+            let f = s
+                .files
+                .get(path)
+                .ok_or_else(|| GhError::Setup(format!("{}: file not in the spec", step.address)))?;
+            let message = format!("fleetsync: update {path}");
+            gh.put_file(
+                owner,
+                name,
+                &FileWrite {
+                    path,
+                    content: &f.content,
+                    sha: sha.as_deref(),
+                    branch: &s.default_branch,
+                    message: &message,
+                },
+            )
+            .await
+            .map(|_| ())
+        }
+        Op::CreateVariable { name: var } | Op::UpdateVariable { name: var } => {
+            let s = need(spec, step)?;
+            let value = s.variables.get(var).ok_or_else(|| {
+                GhError::Setup(format!("{}: variable not in the spec", step.address))
+            })?;
+            let create_first = matches!(step.op, Op::CreateVariable { .. });
+            if create_first {
+                match gh.create_variable(owner, name, var, value).await {
+                    Err(e) if is_status(&e, 409) => {
+                        gh.update_variable(owner, name, var, value).await
+                    }
+                    other => other,
+                }
+            } else {
+                match gh.update_variable(owner, name, var, value).await {
+                    Err(e) if is_status(&e, 404) => {
+                        gh.create_variable(owner, name, var, value).await
+                    }
+                    other => other,
+                }
+            }
+        }
+        Op::PutSecret { name: secret } => {
+            let s = need(spec, step)?;
+            let v = s.secrets.get(secret).ok_or_else(|| {
+                GhError::Setup(format!("{}: secret not in the spec", step.address))
+            })?;
+            gh.put_secret(owner, name, secret, v.value.expose().as_bytes())
+                .await
+        }
+        Op::PutProtection { branch } => {
+            let s = need(spec, step)?;
+            let p = s.protection.get(branch).ok_or_else(|| {
+                GhError::Setup(format!("{}: protection not in the spec", step.address))
+            })?;
+            gh.put_protection(owner, name, branch, &p.to_put_body())
+                .await
+        }
+        Op::ArchiveRepo => gh
+            .update_repo(owner, name, &json!({"archived": true}))
+            .await
+            .map(|_| ()),
+        Op::DeleteRepo => match gh.delete_repo(owner, name).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        },
+        Op::ForgetRepo => Ok(()),
+    }
+}
+
+async fn create_branch_tolerant(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    branch: &str,
+    sha: &str,
+) -> Result<(), GhError> {
+    match gh.create_branch(owner, name, branch, sha).await {
+        Err(e) if is_status(&e, 422) => match gh.get_branch_ref(owner, name, branch).await? {
+            Some(_) => Ok(()),
+            None => Err(e),
+        },
+        other => other,
+    }
+}

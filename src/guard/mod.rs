@@ -1,0 +1,260 @@
+//! guard: the safety policy over removals. A repo whose project or plugin is gone is only
+//! touched when its node's discovery succeeded, it is not protected, it has been missing for
+//! the whole grace period (tombstones), and the run stays under the maximum number of
+//! removals. Archive is the default; delete only when configured; orphan just lets go.
+
+use crate::config::DeletionPolicy;
+use crate::plan::{Action, Blocked, Op, Reason, Step};
+use crate::store::{RepoRecord, Tombstone};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the guard needs to decide.
+pub struct GuardInput<'a> {
+    /// Repos fleetsync manages (from the store).
+    pub managed: &'a [RepoRecord],
+    /// Full names (lowercase) of repos that are still wanted, or whose source still exists
+    /// even if its spec failed to build.
+    pub wanted: &'a BTreeSet<String>,
+    /// Nodes whose discovery succeeded in this run.
+    pub known_nodes: &'a BTreeSet<String>,
+    /// Current tombstones by repo.
+    pub tombstones: &'a BTreeMap<String, Tombstone>,
+    pub protected: &'a [String],
+    pub policy: DeletionPolicy,
+    pub grace: Duration,
+    pub max_removals: u32,
+    /// A run limited to some projects removes nothing.
+    pub partial_run: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// The guard's answer.
+#[derive(Debug, Default)]
+pub struct GuardOutcome {
+    /// Removal steps allowed in this run.
+    pub steps: Vec<Step>,
+    /// Removals not done, with why.
+    pub blocked: Vec<Blocked>,
+    /// Metric reasons of the blocks (`unknown_discovery`, `grace_period`, `max_removals`,
+    /// `protected`, `partial_run`).
+    pub block_reasons: Vec<&'static str>,
+    /// Tombstones to add: `(repo, source, since)`.
+    pub tombstone_add: Vec<(String, String, String)>,
+    /// Tombstones to clear (the source is back).
+    pub tombstone_clear: Vec<String>,
+}
+
+fn is_live(status: &str) -> bool {
+    !matches!(status, "archived" | "deleted" | "orphaned")
+}
+
+fn is_protected(protected: &[String], full: &str) -> bool {
+    let name = full.rsplit('/').next().unwrap_or(full);
+    protected
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(full) || p.eq_ignore_ascii_case(name))
+}
+
+/// Applies the policy.
+pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
+    let mut out = GuardOutcome::default();
+    for t in input.tombstones.values() {
+        if input.wanted.contains(&t.repo.to_ascii_lowercase()) {
+            out.tombstone_clear.push(t.repo.clone());
+        }
+    }
+    let mut eligible: Vec<(String, String)> = Vec::new();
+    for r in input.managed {
+        if !is_live(&r.status) || input.wanted.contains(&r.name.to_ascii_lowercase()) {
+            continue;
+        }
+        let source = format!("{}:{}/{}", r.source_kind, r.node, r.source_key);
+        if input.partial_run {
+            continue;
+        }
+        if !input.known_nodes.contains(&r.node) {
+            out.blocked.push(Blocked {
+                repo: r.name.clone(),
+                reason: format!(
+                    "{source} not listed, but discovery of node {} is unknown in this run; nothing is removed",
+                    r.node
+                ),
+            });
+            out.block_reasons.push("unknown_discovery");
+            continue;
+        }
+        if is_protected(input.protected, &r.name) {
+            out.blocked.push(Blocked {
+                repo: r.name.clone(),
+                reason: format!("{source} is gone, but the repo is in github.protected_repos"),
+            });
+            out.block_reasons.push("protected");
+            continue;
+        }
+        let since = match input.tombstones.get(&r.name) {
+            Some(t) => t.missing_since.clone(),
+            None => {
+                let since = input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                out.tombstone_add
+                    .push((r.name.clone(), source.clone(), since.clone()));
+                since
+            }
+        };
+        let since_t = DateTime::parse_from_rfc3339(&since)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or(input.now);
+        let due = since_t + input.grace;
+        if input.now < due {
+            out.blocked.push(Blocked {
+                repo: r.name.clone(),
+                reason: format!(
+                    "{source} gone since {since}; in the grace period until {}",
+                    due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            });
+            out.block_reasons.push("grace_period");
+            continue;
+        }
+        eligible.push((r.name.clone(), since));
+    }
+    if eligible.len() as u64 > u64::from(input.max_removals) {
+        let n = eligible.len();
+        for (repo, since) in eligible {
+            out.blocked.push(Blocked {
+                repo,
+                reason: format!(
+                    "gone since {since}, but {n} repos would be removed in one run, more than github.max_deletions_per_run = {}; nothing is removed until that is raised or projects come back",
+                    input.max_removals
+                ),
+            });
+            out.block_reasons.push("max_removals");
+        }
+        return out;
+    }
+    for (repo, since) in eligible {
+        let (action, op, detail) = match input.policy {
+            DeletionPolicy::Archive => (
+                Action::Archive,
+                Op::ArchiveRepo,
+                "archive (read-only, recoverable)",
+            ),
+            DeletionPolicy::Delete => (Action::Delete, Op::DeleteRepo, "delete (irreversible)"),
+            DeletionPolicy::Orphan => (
+                Action::Forget,
+                Op::ForgetRepo,
+                "stop managing; the repo is left as it is",
+            ),
+        };
+        out.steps.push(Step {
+            action,
+            address: format!("repo:{repo}"),
+            kind: "repo",
+            reason: Reason::ProjectGone { since },
+            op,
+            detail: detail.into(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str, node: &str) -> RepoRecord {
+        RepoRecord {
+            name: name.into(),
+            owner: "acme".into(),
+            source_kind: "project".into(),
+            node: node.into(),
+            source_key: name.to_uppercase(),
+            status: "synced".into(),
+            drifted: false,
+            last_error: None,
+            last_run_id: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn input<'a>(
+        managed: &'a [RepoRecord],
+        wanted: &'a BTreeSet<String>,
+        known: &'a BTreeSet<String>,
+        tombs: &'a BTreeMap<String, Tombstone>,
+        now: DateTime<Utc>,
+    ) -> GuardInput<'a> {
+        GuardInput {
+            managed,
+            wanted,
+            known_nodes: known,
+            tombstones: tombs,
+            protected: &[],
+            policy: DeletionPolicy::Archive,
+            grace: Duration::minutes(10),
+            max_removals: 2,
+            partial_run: false,
+            now,
+        }
+    }
+
+    #[test]
+    fn grace_then_archive() {
+        let managed = vec![rec("acme/a", "dev")];
+        let wanted = BTreeSet::new();
+        let known: BTreeSet<String> = ["dev".to_string()].into();
+        let now = Utc::now();
+        let none = BTreeMap::new();
+        let first = guard(&input(&managed, &wanted, &known, &none, now));
+        assert!(first.steps.is_empty());
+        assert_eq!(first.tombstone_add.len(), 1);
+        assert_eq!(first.block_reasons, vec!["grace_period"]);
+        let mut tombs = BTreeMap::new();
+        tombs.insert(
+            "acme/a".to_string(),
+            Tombstone {
+                repo: "acme/a".into(),
+                source: "project:dev/A".into(),
+                missing_since: (now - Duration::minutes(11)).to_rfc3339(),
+            },
+        );
+        let later = guard(&input(&managed, &wanted, &known, &tombs, now));
+        assert_eq!(later.steps.len(), 1);
+        assert_eq!(later.steps[0].action, Action::Archive);
+    }
+
+    #[test]
+    fn unknown_discovery_and_max_removals_block() {
+        let managed = vec![
+            rec("acme/a", "dev"),
+            rec("acme/b", "dev"),
+            rec("acme/c", "dev"),
+        ];
+        let wanted = BTreeSet::new();
+        let none_known = BTreeSet::new();
+        let now = Utc::now();
+        let old = (now - Duration::hours(1)).to_rfc3339();
+        let tombs: BTreeMap<String, Tombstone> = managed
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    Tombstone {
+                        repo: r.name.clone(),
+                        source: String::new(),
+                        missing_since: old.clone(),
+                    },
+                )
+            })
+            .collect();
+        let out = guard(&input(&managed, &wanted, &none_known, &tombs, now));
+        assert!(out.steps.is_empty());
+        assert!(out.block_reasons.iter().all(|r| *r == "unknown_discovery"));
+        let known: BTreeSet<String> = ["dev".to_string()].into();
+        let out = guard(&input(&managed, &wanted, &known, &tombs, now));
+        assert!(out.steps.is_empty(), "3 removals > max 2");
+        assert_eq!(out.blocked.len(), 3);
+        assert!(out.blocked[0].reason.contains("max_deletions_per_run"));
+    }
+}
