@@ -75,7 +75,37 @@ pub enum Command {
         daemon: DaemonArgs,
     },
     /// Ask fleetd to reconcile now.
+    /// Runs a reconcile: asks the daemon (`--now`), or runs one in this process (`--local`).
     Reconcile(ReconcileArgs),
+    /// Shows what a reconcile would change, without changing anything.
+    Plan(PlanArgs),
+    /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
+    Sim {
+        /// The fleet config (its `[[dss]]` url, `github.api_url`, credentials and `[sim]`).
+        #[arg(
+            long,
+            short,
+            env = "FLEETSYNC_CONFIG",
+            default_value = "config/dev.toml"
+        )]
+        config: PathBuf,
+    },
+}
+
+/// `fleetctl plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Limit the plan to these project keys or plugin ids.
+    #[arg(long = "project")]
+    pub projects: Vec<String>,
+    /// Exit 0 when there are no changes, 1 when changes are pending, 2 on error.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Ask the running daemon for a dry run instead of planning in this process.
+    #[arg(long)]
+    pub remote: bool,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `fleetctl reconcile`
@@ -87,6 +117,9 @@ pub struct ReconcileArgs {
     /// Limit the run to these DSS project keys.
     #[arg(long = "project")]
     pub projects: Vec<String>,
+    /// Run the reconcile in this process (no daemon), with the config of `--config`.
+    #[arg(long, conflicts_with = "now")]
+    pub local: bool,
     /// Wait for the run to finish, printing progress (the default).
     #[arg(long, conflicts_with = "no_wait")]
     pub wait: bool,

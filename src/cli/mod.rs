@@ -4,9 +4,10 @@
 mod args;
 mod config_check;
 mod daemon_client;
+mod local;
 mod remote;
 
-pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, ReconcileArgs};
+pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
 
 use std::process::ExitCode;
 
@@ -26,6 +27,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Runs { id, daemon } => {
             remote::show("runs", id.map(|i| i.to_string()), &daemon, out).await
         }
+        Command::Reconcile(args) if args.local => local::reconcile(&args, out).await,
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
+        Command::Plan(args) if args.remote => remote::plan(&args, out).await,
+        Command::Plan(args) => local::plan(&args, out).await,
+        Command::Sim { config } => local::sim(&config).await,
     }
 }

@@ -179,3 +179,34 @@ fn progress_line(v: &Value) -> String {
             .unwrap_or(Value::Null)
     )
 }
+
+/// `fleetctl plan --remote`: a dry run in the daemon.
+pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
+    let t = match target(&args.daemon) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let v = match t
+        .post("/api/v1/plan", &json!({"projects": args.projects}))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    match output {
+        Output::Json => println!("{}", pretty(&v)),
+        Output::Text => print!("{}", v.get("text").and_then(|t| t.as_str()).unwrap_or("")),
+    }
+    let changes = v
+        .pointer("/plan/changes")
+        .and_then(|c| c.as_bool())
+        .unwrap_or(false);
+    if args.exit_code && changes {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,6 +1,7 @@
 //! The daemon: logging, single-flight run control, the schedule and graceful shutdown.
 
 pub mod control;
+pub mod dev;
 pub mod logging;
 pub mod serve;
 

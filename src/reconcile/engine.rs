@@ -67,6 +67,9 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
+/// One repo observed and planned, or why it could not be.
+type Observed = Result<(ObservedRepo, LastApplied, RepoPlan), String>;
+
 /// One configured fleet.
 pub struct Engine {
     config: Arc<Config>,
@@ -148,7 +151,7 @@ impl Engine {
         i: usize,
         spec: &RepoSpec,
         mode: crate::config::DriftMode,
-    ) -> (usize, Result<(ObservedRepo, LastApplied, RepoPlan), String>) {
+    ) -> (usize, Observed) {
         let last = self.last_applied(&spec.full_name());
         let r = observe(&self.gh, spec).await.map(|obs| {
             let p = plan::plan_repo(spec, &obs, &last, mode);
@@ -276,11 +279,10 @@ impl Engine {
             .enumerate()
             .map(|(i, spec)| self.observe_one(i, spec, mode))
             .collect();
-        let observed: Vec<(usize, Result<(ObservedRepo, LastApplied, RepoPlan), String>)> =
-            futures::stream::iter(observe_futs)
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
+        let observed: Vec<(usize, Observed)> = futures::stream::iter(observe_futs)
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
         let mut per_repo: BTreeMap<usize, (ObservedRepo, LastApplied, RepoPlan)> = BTreeMap::new();
         for (i, r) in observed {
             match r {

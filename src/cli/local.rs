@@ -1,0 +1,234 @@
+//! In-process commands: `fleetctl plan` and `fleetctl reconcile --local` run the engine here
+//! (no daemon), with a progress bar on stderr; `fleetctl sim` serves the simulator.
+
+use super::args::{Output, PlanArgs, ReconcileArgs};
+use super::EXIT_USAGE;
+use crate::config::{load, Config, LogFormat};
+use crate::plan::{render_json, render_text};
+use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunReport};
+use crate::store::Store;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn config_path(p: &Option<PathBuf>) -> PathBuf {
+    p.clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/fleetd/fleet.toml"))
+}
+
+fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
+    match load(path) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(Arc::new(c))
+        }
+        Err(e) => {
+            eprint!("{e}");
+            if !e.to_string().ends_with('\n') {
+                eprintln!();
+            }
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
+    let path = config.state_path();
+    if let Some(dir) = path.parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: state folder {}: {e}", dir.display());
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    let store = Store::open(&path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    Engine::new(config, store, None, None).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn progress_bar(output: Output) -> (ProgressBar, ProgressFn) {
+    let bar = ProgressBar::new(0);
+    if output == Output::Json {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<10} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let b = bar.clone();
+    let f: ProgressFn = Arc::new(move |p: &Progress| {
+        b.set_message(p.phase);
+        b.set_length(p.total as u64);
+        b.set_position(p.done as u64);
+    });
+    (bar, f)
+}
+
+fn init_logs() {
+    crate::daemon::logging::init(LogFormat::Text, "warn");
+}
+
+/// `fleetctl plan` (in process).
+pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
+    init_logs();
+    let config = match load_config(&config_path(&args.daemon.config)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let engine = match engine(config) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let (bar, progress) = progress_bar(output);
+    let report = engine
+        .run(RunOptions {
+            dry_run: true,
+            projects: args.projects.clone(),
+            progress: Some(progress),
+            ..Default::default()
+        })
+        .await;
+    bar.finish_and_clear();
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render_json(&report.plan)).unwrap_or_default()
+        ),
+        Output::Text => print!("{}", render_text(&report.plan)),
+    }
+    let trouble = !report.plan.errors.is_empty() || !report.plan.unknown_nodes.is_empty();
+    if trouble {
+        eprintln!("error: the plan is incomplete (see Errors / Discovery unknown above)");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.exit_code && report.plan.has_changes() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn report_json(r: &RunReport, run_id: Option<i64>) -> serde_json::Value {
+    json!({
+        "run_id": run_id,
+        "status": r.status,
+        "summary": r.summary,
+        "error": r.error,
+        "counts": r.counts,
+        "requests": r.requests,
+        "charged": r.charged,
+        "rate_limited": r.rate_limited,
+        "repos": r.repos,
+        "duration_seconds": r.duration_seconds,
+        "plan": render_json(&r.plan),
+        "results": r.results,
+    })
+}
+
+/// `fleetctl reconcile --local`.
+pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
+    init_logs();
+    let config = match load_config(&config_path(&args.daemon.config)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let engine = match engine(config) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let project = if args.projects.is_empty() {
+        None
+    } else {
+        Some(args.projects.join(","))
+    };
+    let run_id = engine
+        .store()
+        .start_run("cli", project.as_deref(), false)
+        .ok();
+    let (bar, progress) = progress_bar(output);
+    let report = engine
+        .run(RunOptions {
+            run_id,
+            projects: args.projects.clone(),
+            progress: Some(progress),
+            ..Default::default()
+        })
+        .await;
+    bar.finish_and_clear();
+    if let Some(id) = run_id {
+        let _ = engine.store().finish_run(
+            id,
+            &report.status,
+            &report.counts,
+            report.requests as i64,
+            report.charged as i64,
+            &report.summary,
+            report.error.as_deref(),
+        );
+    }
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report, run_id)).unwrap_or_default()
+        ),
+        Output::Text => {
+            print!("{}", render_text(&report.plan));
+            for r in &report.results {
+                for s in &r.results {
+                    if let crate::apply::Outcome::Failed(m) = &s.outcome {
+                        println!("  x {}  failed: {m}", s.step.address);
+                    }
+                }
+            }
+            println!("{}", report.summary);
+            if let Some(e) = &report.error {
+                println!("error: {e}");
+            }
+        }
+    }
+    if report.status == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `fleetctl sim`.
+pub async fn sim(config: &Path) -> ExitCode {
+    init_logs();
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let sim = match crate::sim::start_for_config(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    println!(
+        "simulated DSS:    {}  (admin: {}/_sim/dss/state)",
+        sim.dss.url, sim.dss.url
+    );
+    println!(
+        "simulated GitHub: {}  (admin: {}/_sim/github/state)",
+        sim.github.url, sim.github.url
+    );
+    println!("Ctrl-C stops.");
+    let _ = tokio::signal::ctrl_c().await;
+    sim.dss.shutdown().await;
+    sim.github.shutdown().await;
+    ExitCode::SUCCESS
+}
