@@ -55,7 +55,7 @@ K8S_HEAD = """\
 # (mounted at /etc/fleetd). Differences from the example: the API listens on all interfaces of
 # the pod (probes, Service, ServiceMonitor; the NetworkPolicy limits who may connect), the state
 # lives on the PVC mounted at /var/lib/fleetd, and every secret is a file of the Secret
-# `fleetd-secrets`, mounted at /etc/fleetd/secrets. Override it in an overlay with a
+# `fleetd-secrets`, mounted at /etc/fleetd-secrets. Override it in an overlay with a
 # configMapGenerator (behavior: replace) holding your own fleet.toml.
 
 """
@@ -108,7 +108,7 @@ def targets():
     example = read("config/fleet.example.toml")
     out = {
         "deploy/systemd/fleet.toml": derive(example, "/run/credentials/fleetd.service/", k8s=False),
-        "deploy/kubernetes/base/config/fleet.toml": derive(example, "/etc/fleetd/secrets/", k8s=True),
+        "deploy/kubernetes/base/config/fleet.toml": derive(example, "/etc/fleetd-secrets/", k8s=True),
         "deploy/kubernetes/base/prometheusrule.yaml": prometheus_rule(read("deploy/prometheus/alerts.yml")),
     }
     tdir = os.path.join(ROOT, "config/templates")
