@@ -154,6 +154,11 @@ promtool test rules deploy/prometheus/tests/alerts_test.yml
 
 # ---------------------------------------------------------------------------------------------
 step "fleetd --dev"
+for port in "$FLEETD_PORT" "$PROM_PORT" 9471 9472; do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "127.0.0.1:$port is already in use: stop what listens there first" >&2; exit 1
+  fi
+done
 (cd "$ROOT" && exec "$FLEETD_BIN" --dev) >"$WORK/fleetd.log" 2>&1 &
 PIDS+=($!)
 deadline=$((SECONDS + 180))
