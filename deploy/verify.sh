@@ -183,6 +183,11 @@ until curl -fsS "http://127.0.0.1:$FLEETD_PORT/metrics" | grep -qE '^fleet_recon
 done
 curl -fsS "http://127.0.0.1:$FLEETD_PORT/metrics" | grep '^fleet_reconcile_runs_total'
 
+step "promtool check metrics on fleetd's /metrics"
+curl -fsS "http://127.0.0.1:$FLEETD_PORT/metrics" > "$WORK/metrics.txt"
+promtool check metrics < "$WORK/metrics.txt"
+echo "promtool check metrics: clean ($(grep -c '^fleet_' "$WORK/metrics.txt") fleet_ samples)"
+
 step "Prometheus on 127.0.0.1:$PROM_PORT scraping fleetd"
 mkdir -p "$WORK/prom/data"
 cp deploy/prometheus/alerts.yml "$WORK/prom/alerts.yml"
