@@ -192,3 +192,28 @@ pub fn roomy_github() -> GithubSimSettings {
         ..Default::default()
     }
 }
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Fleet {
+    /// Rewrites the config with the daemon listening on `port`.
+    pub fn listen_on(&mut self, port: u16) {
+        let text = self.config_text().replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        );
+        std::fs::write(&self.config_path, text).unwrap();
+    }
+
+    /// The daemon's API token (the config reads it from the `gh-token` file).
+    pub fn api_token(&self) -> String {
+        GH_TOKEN.to_string()
+    }
+}
