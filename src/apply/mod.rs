@@ -65,6 +65,7 @@ impl RepoResult {
 /// What apply needs.
 pub struct ApplyContext<'a> {
     pub gh: &'a GithubClient,
+    pub dss: &'a [crate::dss::DssClient],
     pub store: &'a Store,
     pub run_id: Option<i64>,
 }
@@ -103,7 +104,7 @@ pub async fn apply_repo(
             .store
             .journal_start(ctx.run_id, &key, &step.address, step.action.as_str())
             .ok();
-        let res = ops::execute(ctx.gh, owner, name, spec, step).await;
+        let res = ops::execute(ctx.gh, ctx.dss, owner, name, spec, step).await;
         let outcome = match &res {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::Failed(e.to_string()),
@@ -122,7 +123,9 @@ pub async fn apply_repo(
             tracing::warn!(repo = %plan.repo, address = %step.address, error = %e, "step failed");
             // Later steps depend on the repo and its branches; an ambiguous write is checked
             // by the next run's observation before anything is retried.
-            if matches!(step.kind, "repo" | "branch") || matches!(e, GhError::Ambiguous { .. }) {
+            if matches!(step.kind, "repo" | "branch")
+                || matches!(e, ops::StepError::GitHub(GhError::Ambiguous { .. }))
+            {
                 blocked = Some(format!("an earlier step failed ({})", step.address));
             }
         }

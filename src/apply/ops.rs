@@ -2,9 +2,19 @@
 //! thing already there (a previous run may have done it before a crash).
 
 use crate::desired::RepoSpec;
+use crate::dss::DssClient;
 use crate::github::{FileWrite, GhError, GithubClient, RepoCreate};
 use crate::plan::{Op, Step};
 use serde_json::json;
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    GitHub(#[from] GhError),
+    #[error("{0}")]
+    Dss(String),
+}
 
 fn need<'a>(spec: Option<&'a RepoSpec>, step: &Step) -> Result<&'a RepoSpec, GhError> {
     spec.ok_or_else(|| GhError::Setup(format!("{}: no desired state for this step", step.address)))
@@ -17,12 +27,103 @@ fn is_status(e: &GhError, code: u16) -> bool {
 /// Performs one step.
 pub async fn execute(
     gh: &GithubClient,
+    dss: &[DssClient],
     owner: &str,
     name: &str,
     spec: Option<&RepoSpec>,
     step: &Step,
-) -> Result<(), GhError> {
+) -> Result<(), StepError> {
     match &step.op {
+        Op::SetDssRemote {
+            node,
+            key,
+            name: remote,
+            url,
+        } => {
+            let c = dss_client(dss, node)?;
+            c.set_git_remote(key, remote, url)
+                .await
+                .map_err(|e| StepError::Dss(e.to_string()))
+        }
+        Op::DssPush { node, key } => {
+            let c = dss_client(dss, node)?;
+            let out = c
+                .push(key, None)
+                .await
+                .map_err(|e| StepError::Dss(e.to_string()))?;
+            if out.success {
+                Ok(())
+            } else {
+                Err(StepError::Dss(format!(
+                    "DSS node {node}: push of project {key} failed: {}",
+                    out.output.trim()
+                )))
+            }
+        }
+        Op::MirrorFiles { changed } => {
+            let s = need(spec, step)?;
+            mirror(gh, owner, name, s, changed)
+                .await
+                .map_err(StepError::from)
+        }
+        other => github_op(gh, owner, name, spec, step, other)
+            .await
+            .map_err(StepError::from),
+    }
+}
+
+fn dss_client<'a>(dss: &'a [DssClient], node: &str) -> Result<&'a DssClient, StepError> {
+    dss.iter()
+        .find(|c| c.node() == node)
+        .ok_or_else(|| StepError::Dss(format!("no DSS client for node {node}")))
+}
+
+/// Writes the changed plugin files as one commit on the default branch.
+async fn mirror(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    s: &RepoSpec,
+    changed: &[String],
+) -> Result<(), GhError> {
+    let branch = &s.default_branch;
+    let head = gh
+        .get_branch_ref(owner, name, branch)
+        .await?
+        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} does not exist")))?;
+    let tree = gh
+        .get_tree(owner, name, branch)
+        .await?
+        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} has no tree")))?;
+    let mut entries = Vec::new();
+    for path in changed {
+        if let Some(f) = s.mirror.get(path) {
+            let sha = gh.create_blob(owner, name, &f.content).await?;
+            entries.push((path.clone(), Some(sha)));
+        }
+    }
+    let new_tree = gh.create_tree(owner, name, &tree.sha, &entries).await?;
+    let message = format!(
+        "fleetsync: mirror plugin {} version {} ({} file(s))",
+        s.source.key,
+        s.source.version,
+        entries.len()
+    );
+    let commit = gh
+        .create_commit(owner, name, &message, &new_tree, &head.object.sha)
+        .await?;
+    gh.update_branch(owner, name, branch, &commit).await
+}
+
+async fn github_op(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    spec: Option<&RepoSpec>,
+    step: &Step,
+    op: &Op,
+) -> Result<(), GhError> {
+    match op {
         Op::CreateRepo => {
             let s = need(spec, step)?;
             let created = match gh
@@ -142,6 +243,7 @@ pub async fn execute(
             other => other,
         },
         Op::ForgetRepo => Ok(()),
+        Op::MirrorFiles { .. } | Op::SetDssRemote { .. } | Op::DssPush { .. } => Ok(()),
     }
 }
 

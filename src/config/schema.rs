@@ -114,6 +114,91 @@ pub struct DssNodeConfig {
     /// Prefix put in front of repo names from this node (to keep several nodes apart).
     #[serde(default)]
     pub repo_prefix: String,
+    /// `[dss.git]`: link each project's git remote to its repo.
+    #[serde(default)]
+    pub git: DssGitConfig,
+    /// `[dss.infra]`: fill the infrastructure-id variables from the deployer.
+    #[serde(default)]
+    pub infra: DssInfraConfig,
+    /// `[dss.overrides]`: per-project values from project metadata custom fields.
+    #[serde(default)]
+    pub overrides: DssOverrides,
+    /// Mirror each dev plugin's files (from its zip download) into its repo, as one commit
+    /// each time they change.
+    #[serde(default = "default_true")]
+    pub mirror_plugins: bool,
+}
+
+/// How the DSS side of a project is linked to its repo.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DssGitConfig {
+    /// Set the project's git remote to its repo (and push once).
+    pub link_remote: bool,
+    /// Remote name.
+    pub remote_name: String,
+    /// `ssh` (`git@host:owner/repo.git`) or `https` (`https://host/owner/repo.git`).
+    pub url_scheme: RemoteScheme,
+    /// Git host in the remote URL; empty: derived from `github.api_url`.
+    pub host: String,
+    /// Replace a remote that points elsewhere (otherwise it is reported as drift).
+    pub overwrite_remote: bool,
+    /// Push the project's branch once after linking.
+    pub push: bool,
+}
+
+impl Default for DssGitConfig {
+    fn default() -> Self {
+        DssGitConfig {
+            link_remote: false,
+            remote_name: "origin".into(),
+            url_scheme: RemoteScheme::Ssh,
+            host: String::new(),
+            overwrite_remote: false,
+            push: true,
+        }
+    }
+}
+
+/// Remote URL form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteScheme {
+    #[default]
+    Ssh,
+    Https,
+}
+
+/// Which deployer infrastructures fill `DATAIKU_INFRA_ID_STAGING` / `_PROD`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DssInfraConfig {
+    /// Fill the two variables from `GET /project-deployer/infras`.
+    pub fill_variables: bool,
+    /// Lifecycle stage of the staging infrastructure.
+    pub staging_stage: String,
+    /// Lifecycle stage of the production infrastructure.
+    pub prod_stage: String,
+}
+
+impl Default for DssInfraConfig {
+    fn default() -> Self {
+        DssInfraConfig {
+            fill_variables: false,
+            staging_stage: "Staging".into(),
+            prod_stage: "Production".into(),
+        }
+    }
+}
+
+/// Project metadata custom fields that override per-project values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DssOverrides {
+    /// Custom field holding `private`, `internal` or `public`.
+    pub visibility_field: String,
+    /// Custom field holding the number of required approving reviews (0–6).
+    pub required_reviews_field: String,
 }
 
 fn default_api_prefix() -> String {

@@ -54,7 +54,7 @@ fn context(config: &Config, src: &SourceObject) -> TemplateContext {
                 tags: src.tags.clone(),
                 owner: src.owner.clone(),
                 short_desc: src.short_desc.clone(),
-                custom: BTreeMap::new(),
+                custom: src.custom.clone(),
             }),
             None,
         ),
@@ -154,11 +154,98 @@ fn one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, S
             },
         );
     }
-    let mut protection = BTreeMap::new();
+    let mut protection: BTreeMap<String, ProtectionSpec> = BTreeMap::new();
     for (branch, p) in &contents.protection {
         protection.insert(branch.clone(), ProtectionSpec::from_config(p));
     }
     let gh = &config.raw.github;
+    let node_cfg = config.raw.dss.iter().find(|n| n.name == src.node);
+    let mut visibility = gh.visibility.as_str().to_string();
+    if let Some(node) = node_cfg {
+        let ov = &node.overrides;
+        if !ov.visibility_field.is_empty() {
+            if let Some(v) = src.custom.get(&ov.visibility_field) {
+                match v.as_str() {
+                    Some(x @ ("private" | "internal" | "public")) => visibility = x.to_string(),
+                    _ => {
+                        return Err(format!(
+                            "custom field {} = {v} is not private, internal or public",
+                            ov.visibility_field
+                        ))
+                    }
+                }
+            }
+        }
+        if !ov.required_reviews_field.is_empty() {
+            if let Some(v) = src.custom.get(&ov.required_reviews_field) {
+                let n = v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|n| *n <= 6)
+                    .ok_or_else(|| {
+                        format!(
+                            "custom field {} = {v} is not a number of reviews from 0 to 6",
+                            ov.required_reviews_field
+                        )
+                    })?;
+                for p in protection.values_mut() {
+                    p.required_approving_review_count = Some(n as u8);
+                }
+            }
+        }
+    }
+    match &src.infra {
+        Some(Ok((staging, prod))) => {
+            variables.insert("DATAIKU_INFRA_ID_STAGING".into(), staging.clone());
+            variables.insert("DATAIKU_INFRA_ID_PROD".into(), prod.clone());
+        }
+        Some(Err(e)) => return Err(format!("deployer infrastructures: {e}")),
+        None => {}
+    }
+    let mut mirror = BTreeMap::new();
+    match &src.mirror {
+        Some(Ok(m)) => {
+            for (path, content) in m {
+                if files.contains_key(path) {
+                    continue; // a managed file wins over the plugin's own copy
+                }
+                mirror.insert(
+                    path.clone(),
+                    FileSpec {
+                        blob_sha: blob_sha(content),
+                        content: content.clone(),
+                        mode: crate::config::FileMode::Managed,
+                    },
+                );
+            }
+        }
+        Some(Err(e)) => return Err(format!("plugin files: {e}")),
+        None => {}
+    }
+    let dss_link = match (src.kind, node_cfg) {
+        (SourceKind::Project, Some(node)) if node.git.link_remote => {
+            let host = if node.git.host.is_empty() {
+                git_host(gh.api_url.get_ref())
+            } else {
+                node.git.host.clone()
+            };
+            let url = match node.git.url_scheme {
+                crate::config::RemoteScheme::Ssh => format!("git@{host}:{}/{name}.git", gh.owner),
+                crate::config::RemoteScheme::Https => {
+                    format!("https://{host}/{}/{name}.git", gh.owner)
+                }
+            };
+            Some(super::spec::DssLink {
+                node: node.name.clone(),
+                key: src.key.clone(),
+                remote_name: node.git.remote_name.clone(),
+                url,
+                overwrite: node.git.overwrite_remote,
+                push: node.git.push,
+            })
+        }
+        _ => None,
+    };
     let mut topics: Vec<String> = contents.topics.clone();
     topics.sort();
     topics.dedup();
@@ -173,7 +260,7 @@ fn one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, S
         name,
         source: src.clone(),
         description,
-        visibility: gh.visibility.as_str().to_string(),
+        visibility,
         default_branch: gh.default_branch.clone(),
         topics,
         branches,
@@ -181,7 +268,23 @@ fn one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, S
         variables,
         secrets,
         protection,
+        mirror,
+        dss_link,
     })
+}
+
+/// The git host for remote URLs: `github.com` for the public API, else the API's host.
+fn git_host(api_url: &str) -> String {
+    match url::Url::parse(api_url) {
+        Ok(u) => match u.host_str() {
+            Some("api.github.com") | None => "github.com".into(),
+            Some(h) => match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            },
+        },
+        Err(_) => "github.com".into(),
+    }
 }
 
 /// Builds one spec per source. A source that cannot be described is reported, not fatal.

@@ -6,6 +6,7 @@ mod build;
 mod protection;
 mod spec;
 
+pub use build::blob_sha;
 pub use build::{build, DesireError};
 pub use protection::ProtectionSpec;
-pub use spec::{fingerprint, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
+pub use spec::{fingerprint, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};

@@ -37,6 +37,15 @@ pub struct SourceObject {
     pub owner: String,
     pub short_desc: String,
     pub version: String,
+    /// Project metadata custom fields (read when `[dss.overrides]` names some).
+    pub custom: BTreeMap<String, serde_json::Value>,
+    /// Deployer infrastructure ids `(staging, prod)` when `[dss.infra] fill_variables`.
+    #[serde(skip)]
+    pub infra: Option<Result<(String, String), String>>,
+    /// A dev plugin's files from its zip download (when mirroring), or why they could not
+    /// be read.
+    #[serde(skip)]
+    pub mirror: Option<Result<BTreeMap<String, Vec<u8>>, String>>,
 }
 
 /// A managed file.
@@ -56,6 +65,17 @@ pub struct SecretSpec {
     pub fingerprint: String,
 }
 
+/// The DSS side of a project repo: its git remote and a first push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DssLink {
+    pub node: String,
+    pub key: String,
+    pub remote_name: String,
+    pub url: String,
+    pub overwrite: bool,
+    pub push: bool,
+}
+
 /// The desired state of one repository.
 #[derive(Debug, Clone)]
 pub struct RepoSpec {
@@ -72,6 +92,10 @@ pub struct RepoSpec {
     pub variables: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, SecretSpec>,
     pub protection: BTreeMap<String, ProtectionSpec>,
+    /// A dev plugin's files, mirrored into the repo as one commit when they change.
+    pub mirror: BTreeMap<String, FileSpec>,
+    /// The project's DSS git remote, when linking is on.
+    pub dss_link: Option<DssLink>,
 }
 
 impl RepoSpec {

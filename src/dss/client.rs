@@ -138,6 +138,18 @@ impl DssClient {
         Ok(p.into())
     }
 
+    /// `GET /projects/{key}/metadata`: the project's custom fields (`customFields`).
+    pub async fn project_custom_fields(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, DssError> {
+        let v: serde_json::Value = self.get_json(&["projects", key, "metadata"]).await?;
+        Ok(v.get("customFields")
+            .and_then(|c| c.as_object())
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
+
     /// `GET /project-deployer/infras`.
     pub async fn list_infras(&self) -> Result<Vec<DssInfra>, DssError> {
         let items: Vec<wire::InfraItem> = self.get_json(&["project-deployer", "infras"]).await?;

@@ -6,6 +6,7 @@
 //! typed operations in [`ops`] say what each GitHub endpoint takes and returns.
 
 mod error;
+mod gitdata;
 mod ops;
 mod pacing;
 mod ratelimit;

@@ -33,6 +33,10 @@ pub struct ObservedRepo {
     pub variables: BTreeMap<String, String>,
     /// Branches fleetsync manages (the configured ones and protected ones).
     pub branches: BTreeMap<String, BranchState>,
+    /// The DSS project's git remote URL (`Ok(None)`: unset), when linking is on.
+    pub dss_remote: Option<Result<Option<String>, String>>,
+    /// The default branch's root tree SHA (base of a plugin mirror commit).
+    pub tree_sha: Option<String>,
 }
 
 /// Reads one repo. `Ok(ObservedRepo { exists: false, .. })` when it does not exist.
@@ -60,6 +64,7 @@ pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo,
         ..Default::default()
     };
     let tree = gh.get_tree(owner, name, &default_branch).await?;
+    obs.tree_sha = tree.as_ref().map(|t| t.sha.clone());
     obs.files = tree.map(|t| {
         t.tree
             .into_iter()
@@ -109,4 +114,14 @@ pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo,
         obs.branches.insert(b.clone(), state);
     }
     Ok(obs)
+}
+
+/// Reads the DSS side of a project: its git remote.
+pub async fn observe_dss(
+    dss: &crate::dss::DssClient,
+    link: &crate::desired::DssLink,
+) -> Result<Option<String>, String> {
+    dss.git_remote(&link.key, &link.remote_name)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -69,6 +69,25 @@ pub fn desired_resources(spec: &RepoSpec) -> Vec<(String, &'static str, String)>
             fingerprint(p),
         ));
     }
+    if !spec.mirror.is_empty() {
+        let shas: Vec<(&String, &String)> =
+            spec.mirror.iter().map(|(p, f)| (p, &f.blob_sha)).collect();
+        v.push((format!("mirror:{full}"), "mirror", fingerprint(&shas)));
+    }
+    if let Some(l) = &spec.dss_link {
+        v.push((
+            format!("dss-remote:{}/{}/{}", l.node, l.key, l.remote_name),
+            "dss-remote",
+            fingerprint(&l.url),
+        ));
+        if l.push {
+            v.push((
+                format!("dss-push:{}/{}", l.node, l.key),
+                "dss-push",
+                fingerprint(&l.url),
+            ));
+        }
+    }
     v
 }
 
@@ -428,6 +447,123 @@ pub fn plan_repo(
                 );
             }
             Some(BranchState::Protected(_)) => {}
+        }
+    }
+
+    // Dev plugin files, mirrored as one commit.
+    if !spec.mirror.is_empty() {
+        let addr = format!("mirror:{full}");
+        let changed: Vec<String> = spec
+            .mirror
+            .iter()
+            .filter(|(p, f)| {
+                new_repo
+                    || obs
+                        .files
+                        .as_ref()
+                        .and_then(|m| m.get(*p))
+                        .is_none_or(|sha| *sha != f.blob_sha)
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        if !changed.is_empty() {
+            let detail = format!("{} file(s), version {}", changed.len(), spec.source.version);
+            let op = Op::MirrorFiles { changed };
+            if new_repo || last.fp(&addr).is_none() {
+                b.push(
+                    Action::Update,
+                    "mirror",
+                    addr,
+                    Reason::NewResource,
+                    op,
+                    detail,
+                );
+            } else {
+                b.differs(
+                    Action::Update,
+                    "mirror",
+                    addr.clone(),
+                    &fp(&addr),
+                    "plugin files changed on GitHub".into(),
+                    format!("plugin files changed (version {})", spec.source.version),
+                    op,
+                    detail,
+                );
+            }
+        }
+    }
+
+    // The DSS side: the project's git remote, and a first push.
+    if let Some(l) = &spec.dss_link {
+        let remote_addr = format!("dss-remote:{}/{}/{}", l.node, l.key, l.remote_name);
+        let push_addr = format!("dss-push:{}/{}", l.node, l.key);
+        let set = Op::SetDssRemote {
+            node: l.node.clone(),
+            key: l.key.clone(),
+            name: l.remote_name.clone(),
+            url: l.url.clone(),
+        };
+        let push = Op::DssPush {
+            node: l.node.clone(),
+            key: l.key.clone(),
+        };
+        let current = match &obs.dss_remote {
+            Some(Ok(c)) => Some(c.clone()),
+            _ => None, // not observed (error): plan nothing on the DSS side this run
+        };
+        let mut needs_push = false;
+        match current {
+            None => {}
+            Some(None) => {
+                b.push(
+                    Action::Create,
+                    "dss-remote",
+                    remote_addr,
+                    Reason::NewResource,
+                    set,
+                    l.url.clone(),
+                );
+                needs_push = true;
+            }
+            Some(Some(url)) if url == l.url => {
+                needs_push = last.fp(&push_addr) != Some(fp(&push_addr).as_str());
+            }
+            Some(Some(url)) => {
+                let what = format!("remote {} points at {url}", l.remote_name);
+                if l.overwrite {
+                    b.differs(
+                        Action::Update,
+                        "dss-remote",
+                        remote_addr,
+                        &fp(&format!(
+                            "dss-remote:{}/{}/{}",
+                            l.node, l.key, l.remote_name
+                        )),
+                        format!("{what} (changed in DSS)"),
+                        what,
+                        set,
+                        l.url.clone(),
+                    );
+                    needs_push = true;
+                } else {
+                    b.plan.drift.push(DriftFinding {
+                        address: remote_addr,
+                        kind: "dss-remote",
+                        what: format!("{what}; not overwritten (dss.git.overwrite_remote = false)"),
+                        repair: false,
+                    });
+                }
+            }
+        }
+        if needs_push && l.push {
+            b.push(
+                Action::Create,
+                "dss-push",
+                push_addr,
+                Reason::NewResource,
+                push,
+                format!("push the project to {}", l.url),
+            );
         }
     }
     b.plan

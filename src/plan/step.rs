@@ -79,17 +79,50 @@ impl Reason {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     CreateRepo,
-    UpdateRepo { patch: Value },
-    ReplaceTopics { topics: Vec<String> },
-    CreateBranch { branch: String },
-    PutFile { path: String, sha: Option<String> },
-    CreateVariable { name: String },
-    UpdateVariable { name: String },
-    PutSecret { name: String },
-    PutProtection { branch: String },
+    UpdateRepo {
+        patch: Value,
+    },
+    ReplaceTopics {
+        topics: Vec<String>,
+    },
+    CreateBranch {
+        branch: String,
+    },
+    PutFile {
+        path: String,
+        sha: Option<String>,
+    },
+    CreateVariable {
+        name: String,
+    },
+    UpdateVariable {
+        name: String,
+    },
+    PutSecret {
+        name: String,
+    },
+    PutProtection {
+        branch: String,
+    },
     ArchiveRepo,
     DeleteRepo,
     ForgetRepo,
+    /// Write the plugin's changed files as one commit (Git Data API).
+    MirrorFiles {
+        changed: Vec<String>,
+    },
+    /// Set the DSS project's git remote.
+    SetDssRemote {
+        node: String,
+        key: String,
+        name: String,
+        url: String,
+    },
+    /// Push the DSS project's branch to its remote.
+    DssPush {
+        node: String,
+        key: String,
+    },
 }
 
 /// One step.
@@ -98,7 +131,8 @@ pub struct Step {
     pub action: Action,
     /// e.g. `variable:acme/dss-churn_model/DATAIKU_PROJECT_KEY`.
     pub address: String,
-    /// Resource kind: repo, topics, branch, file, variable, secret, protection.
+    /// Resource kind: repo, topics, branch, file, variable, secret, protection, mirror,
+    /// dss-remote, dss-push.
     pub kind: &'static str,
     pub reason: Reason,
     #[serde(flatten)]

@@ -153,7 +153,13 @@ impl Engine {
         mode: crate::config::DriftMode,
     ) -> (usize, Observed) {
         let last = self.last_applied(&spec.full_name());
-        let r = observe(&self.gh, spec).await.map(|obs| {
+        let mut observed = observe(&self.gh, spec).await;
+        if let (Ok(obs), Some(link)) = (&mut observed, &spec.dss_link) {
+            if let Some(client) = self.dss.iter().find(|c| c.node() == link.node) {
+                obs.dss_remote = Some(crate::observe::observe_dss(client, link).await);
+            }
+        }
+        let r = observed.map(|obs| {
             let p = plan::plan_repo(spec, &obs, &last, mode);
             (obs, last, p)
         });
@@ -228,6 +234,7 @@ impl Engine {
         if partial {
             srcs.retain(|s| opts.projects.iter().any(|p| p == &s.key));
         }
+        sources::enrich(cfg, &self.dss, &mut srcs).await;
 
         // desire
         let fp_key = self.store.fingerprint_key().unwrap_or_default();
@@ -374,6 +381,7 @@ impl Engine {
         // apply
         let ctx = ApplyContext {
             gh: &self.gh,
+            dss: &self.dss,
             store: &self.store,
             run_id: opts.run_id,
         };

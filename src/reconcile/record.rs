@@ -44,6 +44,14 @@ pub fn record_repo(
         let planned = plan.steps.iter().any(|s| s.address == address);
         let (applied_fp, applied_at, status, error) = if unrepaired.contains(&address.as_str()) {
             (prev_fp.clone(), None, "drifted", None)
+        } else if !planned && kind == "dss-push" {
+            // A push is done once; not planned means done before, or not possible yet.
+            let status = if prev_fp.is_some() {
+                "in_sync"
+            } else {
+                "pending"
+            };
+            (prev_fp.clone(), None, status, None)
         } else if !planned {
             // Nothing to do: GitHub holds the desired value.
             (Some(fp.clone()), None, "in_sync", None)

@@ -4,6 +4,9 @@
 use crate::config::Config;
 use crate::desired::{SourceKind, SourceObject};
 use crate::dss::{discover, Discovery, DssClient, NodeInventory};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::io::Read;
 
 /// The DSS clients of a config, in node order.
 pub fn clients(config: &Config) -> Result<Vec<DssClient>, String> {
@@ -53,6 +56,9 @@ pub fn sources(config: &Config, inventories: &[NodeInventory]) -> Vec<SourceObje
                     owner: p.owner.clone(),
                     short_desc: p.short_desc.clone(),
                     version: p.version.map(|v| v.to_string()).unwrap_or_default(),
+                    custom: Default::default(),
+                    infra: None,
+                    mirror: None,
                 });
             }
             for p in plugins {
@@ -67,9 +73,154 @@ pub fn sources(config: &Config, inventories: &[NodeInventory]) -> Vec<SourceObje
                     owner: String::new(),
                     short_desc: p.description.clone(),
                     version: p.version.clone(),
+                    custom: Default::default(),
+                    infra: None,
+                    mirror: None,
                 });
             }
         }
     }
     out
+}
+
+/// The per-source details the DSS side adds: deployer infrastructure ids, project metadata
+/// custom fields, and dev plugin files. A failure is kept on the source (its repo is then
+/// reported, not built, and never removed).
+pub async fn enrich(config: &Config, clients: &[DssClient], sources: &mut [SourceObject]) {
+    for (node, client) in config.raw.dss.iter().zip(clients.iter()) {
+        let mine = |s: &SourceObject| s.node == node.name;
+        if node.infra.fill_variables
+            && sources
+                .iter()
+                .any(|s| mine(s) && s.kind == SourceKind::Project)
+        {
+            let ids = match client.list_infras().await {
+                Ok(infras) => {
+                    let pick = |stage: &str| {
+                        let mut ids: Vec<&str> = infras
+                            .iter()
+                            .filter(|i| {
+                                i.stage
+                                    .as_deref()
+                                    .is_some_and(|s| s.eq_ignore_ascii_case(stage))
+                            })
+                            .map(|i| i.id.as_str())
+                            .collect();
+                        ids.sort();
+                        ids.first().map(|s| s.to_string())
+                    };
+                    match (
+                        pick(&node.infra.staging_stage),
+                        pick(&node.infra.prod_stage),
+                    ) {
+                        (Some(a), Some(b)) => Ok((a, b)),
+                        (a, _) => Err(format!(
+                            "node {} has no deployer infrastructure in stage {:?}",
+                            node.name,
+                            if a.is_none() {
+                                &node.infra.staging_stage
+                            } else {
+                                &node.infra.prod_stage
+                            }
+                        )),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            for s in sources
+                .iter_mut()
+                .filter(|s| mine(s) && s.kind == SourceKind::Project)
+            {
+                s.infra = Some(ids.clone());
+            }
+        }
+        let ov = &node.overrides;
+        if !ov.visibility_field.is_empty() || !ov.required_reviews_field.is_empty() {
+            let keys: Vec<String> = sources
+                .iter()
+                .filter(|s| mine(s) && s.kind == SourceKind::Project)
+                .map(|s| s.key.clone())
+                .collect();
+            let fetched: BTreeMap<String, Result<BTreeMap<String, serde_json::Value>, String>> =
+                futures::stream::iter(keys.into_iter().map(|k| async move {
+                    let r = client
+                        .project_custom_fields(&k)
+                        .await
+                        .map_err(|e| e.to_string());
+                    (k, r)
+                }))
+                .buffer_unordered(8)
+                .collect()
+                .await;
+            for s in sources
+                .iter_mut()
+                .filter(|s| mine(s) && s.kind == SourceKind::Project)
+            {
+                match fetched.get(&s.key) {
+                    Some(Ok(c)) => s.custom = c.clone(),
+                    Some(Err(e)) => s.infra = Some(Err(format!("project metadata: {e}"))),
+                    None => {}
+                }
+            }
+        }
+        if node.mirror_plugins {
+            for s in sources
+                .iter_mut()
+                .filter(|s| mine(s) && s.kind == SourceKind::Plugin)
+            {
+                s.mirror = Some(match client.download_plugin(&s.key).await {
+                    Ok(bytes) => unzip(&bytes),
+                    Err(e) => Err(e.to_string()),
+                });
+            }
+        }
+    }
+}
+
+/// Limits on a plugin archive.
+const MAX_FILES: usize = 5_000;
+const MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+/// A plugin zip → path → bytes. Paths must be relative and stay inside the repo.
+pub fn unzip(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("not a zip archive: {e}"))?;
+    if zip.len() > MAX_FILES {
+        return Err(format!(
+            "{} files in the archive, more than {MAX_FILES}",
+            zip.len()
+        ));
+    }
+    let mut out = BTreeMap::new();
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| format!("archive entry {i}: {e}"))?;
+        if f.is_dir() {
+            continue;
+        }
+        let name = f.name().to_string();
+        let ok = !name.is_empty()
+            && !name.starts_with('/')
+            && !name.contains('\\')
+            && name
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..")
+            && !name.starts_with(".git/");
+        if !ok {
+            return Err(format!(
+                "archive entry {name:?} is not a safe relative path"
+            ));
+        }
+        total += f.size();
+        if total > MAX_BYTES {
+            return Err(format!("archive larger than {MAX_BYTES} bytes"));
+        }
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)
+            .map_err(|e| format!("archive entry {name}: {e}"))?;
+        out.insert(name, buf);
+    }
+    Ok(out)
 }

@@ -20,6 +20,10 @@ pub struct Fleet {
     pub gh: RunningGithubSim,
     pub config_path: PathBuf,
     pub extra: String,
+    /// Appended to the `[[dss]]` table.
+    pub node_extra: String,
+    /// Appended at the end of the config (more tables, more nodes).
+    pub tail: String,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -82,6 +86,8 @@ impl Fleet {
             dss,
             gh,
             extra: extra.to_string(),
+            node_extra: String::new(),
+            tail: String::new(),
         };
         f.write_config();
         f
@@ -101,6 +107,7 @@ api_token = {{ file = "gh-token" }}
 name = "design"
 url = "{dss}"
 api_key = {{ file = "dss-key" }}
+{node_extra}
 
 [dss.tags]
 exclude = ["no-gitops"]
@@ -144,10 +151,13 @@ concurrency = 8
 max_in_flight = 16
 writes_per_minute = 100000
 writes_per_hour = 1000000
+{tail}
 "#,
             dss = self.dss.url,
             gh = self.gh.url,
             extra = self.extra,
+            node_extra = self.node_extra,
+            tail = self.tail,
             t = t.display()
         )
     }

@@ -26,7 +26,7 @@ pub(crate) fn plugin_zip(p: &SimPlugin) -> Result<Vec<u8>, zip::result::ZipError
         ),
     ];
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, text) in files {
         w.start_file(name, opts)?;
         w.write_all(text.as_bytes())?;

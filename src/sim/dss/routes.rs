@@ -287,6 +287,7 @@ async fn push(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut s = h.lock();
+    let s_push_failure = s.push_failure.clone();
     let Some(p) = s.projects.get_mut(&key) else {
         return wire::unknown_project(&key);
     };
@@ -300,6 +301,14 @@ async fn push(
         .get("origin")
         .or_else(|| p.remotes.values().next())
         .cloned();
+    if let (Some(url), Some(out)) = (&remote, s_push_failure.clone()) {
+        return Json(json!({
+            "success": false,
+            "logs": [],
+            "output": format!("To {url}\n ! [rejected] {branch} -> {branch}\n{out}"),
+        }))
+        .into_response();
+    }
     match remote {
         None => Json(json!({
             "success": false,

@@ -114,6 +114,7 @@ pub(crate) fn projects(rng: &mut StdRng, n: usize) -> Vec<SimProject> {
             branch: "master".to_string(),
             remotes: BTreeMap::new(),
             pushes: 0,
+            custom_fields: BTreeMap::new(),
         });
     }
     out
@@ -179,6 +180,7 @@ pub(crate) fn new_project(key: &str, name: &str, tags: Vec<String>) -> SimProjec
         branch: "master".to_string(),
         remotes: BTreeMap::new(),
         pushes: 0,
+        custom_fields: BTreeMap::new(),
     }
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct SimProject {
     pub branch: String,
     pub remotes: BTreeMap<String, String>,
     pub pushes: usize,
+    /// Metadata custom fields (`customFields`).
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// A plugin as the simulated node stores it.
@@ -54,6 +56,8 @@ pub(crate) struct SimState {
     pub error_rate: f64,
     pub latency_ms: u64,
     pub empty_listing: bool,
+    /// When set, every push answers `success: false` with this output.
+    pub push_failure: Option<String>,
     pub requests: u64,
     pub routes: BTreeMap<String, u64>,
     pub rng: StdRng,
@@ -100,6 +104,7 @@ impl DssSimHandle {
             error_rate: settings.error_rate,
             latency_ms: settings.latency_ms,
             empty_listing: false,
+            push_failure: None,
             requests: 0,
             routes: BTreeMap::new(),
             rng,
@@ -133,6 +138,36 @@ impl DssSimHandle {
             Some(p) => {
                 p.tags = tags.iter().map(|t| t.to_string()).collect();
                 bump(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets a metadata custom field of a project.
+    pub fn set_custom_field(&self, key: &str, field: &str, value: serde_json::Value) -> bool {
+        let mut s = self.lock();
+        match s.projects.get_mut(key) {
+            Some(p) => {
+                p.custom_fields.insert(field.to_string(), value);
+                bump(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes every push fail with `output` (DSS's git message), or succeed again with `None`.
+    pub fn set_push_failure(&self, output: Option<&str>) {
+        self.lock().push_failure = output.map(str::to_string);
+    }
+
+    /// Changes a plugin's version (its downloaded files change with it).
+    pub fn set_plugin_version(&self, id: &str, version: &str) -> bool {
+        let mut s = self.lock();
+        match s.plugins.get_mut(id) {
+            Some(p) => {
+                p.version = version.to_string();
                 true
             }
             None => false,

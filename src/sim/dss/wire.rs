@@ -40,7 +40,7 @@ pub(crate) fn project_metadata(p: &SimProject) -> Value {
         "description": p.description,
         "tags": p.tags,
         "custom": {"kv": {}},
-        "customFields": {},
+        "customFields": p.custom_fields,
         "checklists": {"checklists": []},
     })
 }

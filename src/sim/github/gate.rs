@@ -34,6 +34,8 @@ fn is_content_write(method: &Method, route: &str) -> bool {
             | ("PUT", "/repos/{owner}/{repo}/contents/{*path}")
             | ("DELETE", "/repos/{owner}/{repo}/contents/{*path}")
             | ("POST", "/repos/{owner}/{repo}/git/refs")
+            | ("POST", "/repos/{owner}/{repo}/git/commits")
+            | ("PATCH", "/repos/{owner}/{repo}/git/refs/heads/{*branch}")
     )
 }
 

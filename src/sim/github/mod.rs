@@ -17,6 +17,7 @@ mod record;
 mod reply;
 mod routes_actions;
 mod routes_contents;
+mod routes_gitdata;
 mod routes_misc;
 mod routes_protection;
 mod routes_repos;
@@ -114,6 +115,7 @@ fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .merge(routes_repos::routes())
         .merge(routes_contents::routes())
+        .merge(routes_gitdata::routes())
         .merge(routes_actions::routes())
         .merge(routes_protection::routes())
         .merge(routes_misc::routes())

@@ -1,0 +1,125 @@
+//! The Git Data API, to write many files as one commit: blobs, a tree on top of a base tree,
+//! a commit, and a fast-forward of the branch ref.
+
+use super::error::GhError;
+use super::ops::{path_segs, seg};
+use super::transport::GithubClient;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use http::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+fn sha_of(body: &str, method: &str, path: &str) -> Result<String, GhError> {
+    serde_json::from_str::<Sha>(body)
+        .map(|s| s.sha)
+        .map_err(|e| GhError::Decode {
+            method: method.into(),
+            path: path.into(),
+            reason: e.to_string(),
+        })
+}
+
+impl GithubClient {
+    /// `POST /repos/{owner}/{repo}/git/blobs` (base64); returns the blob SHA.
+    pub async fn create_blob(
+        &self,
+        owner: &str,
+        repo: &str,
+        content: &[u8],
+    ) -> Result<String, GhError> {
+        let path = format!("/repos/{}/{}/git/blobs", seg(owner), seg(repo));
+        let body = json!({"content": B64.encode(content), "encoding": "base64"});
+        let r = self
+            .request(
+                Method::POST,
+                "/repos/{owner}/{repo}/git/blobs",
+                &path,
+                Some(&body),
+                false,
+            )
+            .await?;
+        sha_of(&r.body, "POST", &path)
+    }
+
+    /// `POST /repos/{owner}/{repo}/git/trees` on top of `base_tree`; each entry is a path and
+    /// a blob SHA, or `None` to delete the path. Returns the tree SHA.
+    pub async fn create_tree(
+        &self,
+        owner: &str,
+        repo: &str,
+        base_tree: &str,
+        entries: &[(String, Option<String>)],
+    ) -> Result<String, GhError> {
+        let path = format!("/repos/{}/{}/git/trees", seg(owner), seg(repo));
+        let tree: Vec<Value> = entries
+            .iter()
+            .map(|(p, sha)| json!({"path": p, "mode": "100644", "type": "blob", "sha": sha}))
+            .collect();
+        let body = json!({"base_tree": base_tree, "tree": tree});
+        let r = self
+            .request(
+                Method::POST,
+                "/repos/{owner}/{repo}/git/trees",
+                &path,
+                Some(&body),
+                false,
+            )
+            .await?;
+        sha_of(&r.body, "POST", &path)
+    }
+
+    /// `POST /repos/{owner}/{repo}/git/commits`; returns the commit SHA.
+    pub async fn create_commit(
+        &self,
+        owner: &str,
+        repo: &str,
+        message: &str,
+        tree: &str,
+        parent: &str,
+    ) -> Result<String, GhError> {
+        let path = format!("/repos/{}/{}/git/commits", seg(owner), seg(repo));
+        let body = json!({"message": message, "tree": tree, "parents": [parent]});
+        let r = self
+            .request(
+                Method::POST,
+                "/repos/{owner}/{repo}/git/commits",
+                &path,
+                Some(&body),
+                false,
+            )
+            .await?;
+        sha_of(&r.body, "POST", &path)
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/git/refs/heads/{branch}`: fast-forward only.
+    pub async fn update_branch(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+        sha: &str,
+    ) -> Result<(), GhError> {
+        let path = format!(
+            "/repos/{}/{}/git/refs/heads/{}",
+            seg(owner),
+            seg(repo),
+            path_segs(branch)
+        );
+        let body = json!({"sha": sha, "force": false});
+        self.request(
+            Method::PATCH,
+            "/repos/{owner}/{repo}/git/refs/heads/{branch}",
+            &path,
+            Some(&body),
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+}

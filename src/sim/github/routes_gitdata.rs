@@ -1,0 +1,282 @@
+//! The Git Data API: create blobs, trees (with `base_tree`; `sha: null` deletes a path),
+//! commits, and move a branch ref (fast-forward unless `force`). Used to write many files as
+//! one commit.
+
+use super::reply::*;
+use super::routes_repos::writable;
+use super::state::Repo;
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{patch, post};
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/repos/{owner}/{repo}/git/blobs", post(create_blob))
+        .route("/repos/{owner}/{repo}/git/trees", post(create_tree))
+        .route("/repos/{owner}/{repo}/git/commits", post(create_commit))
+        .route(
+            "/repos/{owner}/{repo}/git/refs/heads/{*branch}",
+            patch(update_ref),
+        )
+}
+
+fn flat_files(r: &Repo, tree: &str) -> BTreeMap<String, String> {
+    r.objects
+        .walk(tree, true)
+        .into_iter()
+        .filter(|(_, is_tree, _, _)| !is_tree)
+        .map(|(p, _, sha, _)| (p, sha))
+        .collect()
+}
+
+async fn create_blob(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let content = match req_str(&body, "content") {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let encoding = match opt_str(&body, "encoding") {
+        Ok(e) => e.unwrap_or_else(|| "utf-8".into()),
+        Err(r) => return r,
+    };
+    let bytes = match encoding.as_str() {
+        "utf-8" => content.into_bytes(),
+        "base64" => {
+            match base64::engine::general_purpose::STANDARD.decode(content.replace('\n', "")) {
+                Ok(b) => b,
+                Err(_) => return invalid("content", "is not valid Base64"),
+            }
+        }
+        other => return invalid("encoding", &format!("\"{other}\" is not utf-8 or base64")),
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let sha = r.objects.put_blob(&bytes);
+    let url = format!(
+        "{}/repos/{}/git/blobs/{sha}",
+        shared.base_url,
+        r.full_name()
+    );
+    json_reply(StatusCode::CREATED, json!({"sha": sha, "url": url}))
+}
+
+async fn create_tree(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let entries = match body.get("tree") {
+        Some(Value::Array(a)) => a.clone(),
+        None | Some(Value::Null) => return missing("tree"),
+        Some(_) => return invalid("tree", "is not an array"),
+    };
+    let base = match opt_str(&body, "base_tree") {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let mut files = match &base {
+        Some(b) if r.objects.trees.contains_key(b) => flat_files(r, b),
+        Some(_) => return validation("base_tree is not a valid tree", vec![]),
+        None => BTreeMap::new(),
+    };
+    for e in entries {
+        let Some(path) = e.get("path").and_then(Value::as_str) else {
+            return missing("tree.path");
+        };
+        if path.is_empty()
+            || path.starts_with('/')
+            || path.split('/').any(|s| s == ".." || s.is_empty())
+        {
+            return validation(
+                &format!("tree.path contains a malformed path component: {path}"),
+                vec![],
+            );
+        }
+        match (e.get("sha"), e.get("content")) {
+            (Some(Value::Null), _) => {
+                files.remove(path);
+            }
+            (Some(Value::String(sha)), _) => {
+                if !r.objects.blobs.contains_key(sha) {
+                    return validation(&format!("tree.sha {sha} is not a valid blob"), vec![]);
+                }
+                files.insert(path.to_string(), sha.clone());
+            }
+            (_, Some(Value::String(text))) => {
+                let sha = r.objects.put_blob(text.as_bytes());
+                files.insert(path.to_string(), sha);
+            }
+            _ => return missing("tree.sha"),
+        }
+    }
+    let sha = r.objects.build_tree(&files);
+    let full = r.full_name();
+    let entries: Vec<Value> = r
+        .objects
+        .walk(&sha, false)
+        .into_iter()
+        .map(|(p, is_tree, s, size)| {
+            json!({"path": p, "mode": if is_tree {"040000"} else {"100644"},
+                   "type": if is_tree {"tree"} else {"blob"}, "sha": s, "size": size})
+        })
+        .collect();
+    json_reply(
+        StatusCode::CREATED,
+        json!({"sha": sha, "url": format!("{}/repos/{full}/git/trees/{sha}", shared.base_url), "tree": entries, "truncated": false}),
+    )
+}
+
+async fn create_commit(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (message, tree) = match (req_str(&body, "message"), req_str(&body, "tree")) {
+        (Ok(m), Ok(t)) => (m, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let parents: Vec<String> = match body.get("parents") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(_) => return invalid("parents", "is not an array"),
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    if !r.objects.trees.contains_key(&tree) {
+        return validation("Tree SHA does not exist", vec![]);
+    }
+    if let Some(p) = parents.iter().find(|p| !r.objects.commits.contains_key(*p)) {
+        return validation(
+            &format!("Parent SHA does not exist or is not a commit object: {p}"),
+            vec![],
+        );
+    }
+    let files = flat_files(r, &tree);
+    let now = chrono::Utc::now();
+    let sha = r
+        .objects
+        .commit(files, parents.first().cloned(), &message, now.timestamp());
+    let full = r.full_name();
+    let base = &shared.base_url;
+    json_reply(
+        StatusCode::CREATED,
+        json!({
+            "sha": sha, "node_id": format!("C_{sha}"),
+            "url": format!("{base}/repos/{full}/git/commits/{sha}"),
+            "html_url": format!("https://github.com/{full}/commit/{sha}"),
+            "message": message,
+            "tree": {"sha": tree, "url": format!("{base}/repos/{full}/git/trees/{tree}")},
+            "parents": parents.iter().map(|p| json!({"sha": p, "url": format!("{base}/repos/{full}/git/commits/{p}")})).collect::<Vec<_>>(),
+            "author": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&now)},
+            "committer": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&now)},
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null},
+        }),
+    )
+}
+
+/// Whether `ancestor` is reachable from `commit` through first parents.
+fn reaches(r: &Repo, commit: &str, ancestor: &str) -> bool {
+    let mut cur = Some(commit.to_string());
+    let mut steps = 0;
+    while let Some(c) = cur {
+        if c == ancestor {
+            return true;
+        }
+        steps += 1;
+        if steps > 100_000 {
+            return false;
+        }
+        cur = r.objects.commits.get(&c).and_then(|x| x.parent.clone());
+    }
+    false
+}
+
+async fn update_ref(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, branch)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let sha = match req_str(&body, "sha") {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let force = match opt_bool(&body, "force") {
+        Ok(f) => f.unwrap_or(false),
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(r) = st.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if let Err(resp) = writable(r) {
+        return resp;
+    }
+    let Some(current) = r.refs.get(&branch).cloned() else {
+        return validation("Reference does not exist", vec![]);
+    };
+    if !r.objects.commits.contains_key(&sha) {
+        return validation("Object does not exist", vec![]);
+    }
+    if !force && !reaches(r, &sha, &current) {
+        return validation("Update is not a fast forward", vec![]);
+    }
+    r.refs.insert(branch.clone(), sha.clone());
+    r.pushed_at = chrono::Utc::now();
+    let full = r.full_name();
+    let base = &shared.base_url;
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "ref": format!("refs/heads/{branch}"), "node_id": format!("REF_{branch}"),
+            "url": format!("{base}/repos/{full}/git/refs/heads/{branch}"),
+            "object": {"type": "commit", "sha": sha, "url": format!("{base}/repos/{full}/git/commits/{sha}")},
+        }),
+    )
+}
