@@ -241,6 +241,7 @@ pub async fn gate(
                 let p = st.limits.primary(&settings, &c.bucket, now_epoch);
                 rate_headers(resp.headers_mut(), &p);
                 if settings.send_retry_after {
+                    let retry_after = settings.retry_after_override.unwrap_or(retry_after);
                     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                         resp.headers_mut().insert(header::RETRY_AFTER, v);
                     }

@@ -23,6 +23,9 @@ pub struct GithubSimSettings {
     pub secondary_status: u16,
     /// Whether secondary-limit answers carry `retry-after` (GitHub sometimes omits it).
     pub send_retry_after: bool,
+    /// Test knob: answer secondary limits with this `retry-after` instead of the time left in
+    /// the window (lets a test see a real wait without sitting out a whole minute).
+    pub retry_after_override: Option<u64>,
     /// Added latency per API request, in milliseconds.
     pub latency_ms: u64,
     /// Fraction (0..1) of API requests answered with a 502 before doing anything.
@@ -53,6 +56,7 @@ impl Default for GithubSimSettings {
             points_per_minute: 900,
             secondary_status: 403,
             send_retry_after: true,
+            retry_after_override: None,
             latency_ms: 0,
             error_rate: 0.0,
             reset_rate: 0.0,

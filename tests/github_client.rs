@@ -1,0 +1,173 @@
+//! fleetsync's own GitHub client against the simulator: App auth with pagination through
+//! absolute `Link` URLs (the octocrab pitfall), the ETag cache in the store (free 304s),
+//! waiting out a secondary limit with `retry-after`, and a file commit with a committer.
+
+use fleetsync::config::SecretValue;
+use fleetsync::github::{FileWrite, GithubAuthSecret, GithubClient, GithubOptions, RepoCreate};
+use fleetsync::sim::github::{self, GithubSimSettings, SimApp, SimToken};
+use fleetsync::store::Store;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "ghp_clientTests";
+
+fn pat(url: &str) -> GithubOptions {
+    GithubOptions::new(url, GithubAuthSecret::Pat(SecretValue::new(TOKEN)))
+}
+
+#[tokio::test]
+async fn app_auth_lists_variables_across_pages() {
+    let public = std::fs::read_to_string("tests/fixtures/sim-app-key.pub.pem").unwrap();
+    let private = std::fs::read_to_string("tests/fixtures/sim-app-key.pem").unwrap();
+    let s = github::start(
+        GithubSimSettings {
+            apps: vec![SimApp {
+                app_id: 99,
+                installation_id: 7,
+                public_key_pem: public,
+                workflows: true,
+            }],
+            ..Default::default()
+        },
+        vec![],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let opts = GithubOptions::new(
+        s.url.clone(),
+        GithubAuthSecret::App {
+            app_id: 99,
+            installation_id: 7,
+            private_key_pem: SecretValue::new(private),
+        },
+    );
+    let mut opts = opts;
+    opts.writes_per_minute = 100_000;
+    let gh = GithubClient::new(opts, None).unwrap();
+    gh.create_repo(
+        "acme",
+        &RepoCreate {
+            name: "paged".into(),
+            description: "d".into(),
+            visibility: "private".into(),
+        },
+    )
+    .await
+    .unwrap();
+    for i in 0..65 {
+        gh.create_variable("acme", "paged", &format!("V{i:02}"), "x")
+            .await
+            .unwrap();
+    }
+    let vars = gh.list_variables("acme", "paged").await.unwrap();
+    assert_eq!(
+        vars.len(),
+        65,
+        "three pages of 30, followed with the installation token"
+    );
+    let c = s.handle.counters();
+    assert_eq!(
+        c.count("GET /repos/{owner}/{repo}/actions/variables 200"),
+        3
+    );
+    assert_eq!(c.unauthorized, 0);
+}
+
+#[tokio::test]
+async fn etag_cache_in_the_store_makes_rereads_free() {
+    let s = github::start(
+        GithubSimSettings::default(),
+        vec![SimToken::pat(TOKEN)],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let gh = GithubClient::new(pat(&s.url), Some(store.clone())).unwrap();
+    gh.create_repo(
+        "acme",
+        &RepoCreate {
+            name: "cached".into(),
+            description: "d".into(),
+            visibility: "private".into(),
+        },
+    )
+    .await
+    .unwrap();
+    gh.get_repo("acme", "cached").await.unwrap().unwrap();
+    let charged = s.handle.counters().charged;
+    // A new client over the same store (as after a restart): still a 304.
+    let gh2 = GithubClient::new(pat(&s.url), Some(store)).unwrap();
+    let r = gh2.get_repo("acme", "cached").await.unwrap().unwrap();
+    assert_eq!(r.name, "cached");
+    let c = s.handle.counters();
+    assert_eq!(c.not_modified, 1);
+    assert_eq!(c.charged, charged, "the 304 is not charged");
+}
+
+#[tokio::test]
+async fn a_secondary_limit_is_waited_out_then_the_write_succeeds() {
+    let s = github::start(
+        GithubSimSettings {
+            content_writes_per_minute: 1,
+            retry_after_override: Some(1),
+            ..Default::default()
+        },
+        vec![SimToken::pat(TOKEN)],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut o = pat(&s.url);
+    o.writes_per_minute = 100_000;
+    o.max_wait = Duration::from_secs(120);
+    let gh = GithubClient::new(o, None).unwrap();
+    gh.create_repo(
+        "acme",
+        &RepoCreate {
+            name: "one".into(),
+            description: String::new(),
+            visibility: "private".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // The simulator answers the next content write with 403 + `retry-after: 1`; lifting the
+    // limit meanwhile lets the retry pass.
+    let h = s.handle.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        h.update_settings(|k| k.content_writes_per_minute = 0);
+    });
+    let started = Instant::now();
+    gh.put_file(
+        "acme",
+        "one",
+        &FileWrite {
+            path: "a.txt",
+            content: b"x",
+            sha: None,
+            branch: "main",
+            message: "m",
+        },
+    )
+    .await
+    .unwrap();
+    let c = s.handle.counters();
+    assert_eq!(c.secondary_limited, 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for retry-after"
+    );
+    assert_eq!(gh.stats().snapshot().rate_limited, 1);
+    // The committer identity reached GitHub under its right key (not octocrab's `commiter`).
+    let last_put = s
+        .handle
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    assert_eq!(last_put.status, 201);
+}
