@@ -71,6 +71,22 @@ async fn app_auth_lists_variables_across_pages() {
         3
     );
     assert_eq!(c.unauthorized, 0);
+    // The installation token expires: the next call gets a 401, a new token is minted, and
+    // the call goes through.
+    s.handle.expire_installation_tokens();
+    gh.create_variable("acme", "paged", "AFTER_EXPIRY", "y")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.handle.repo("acme/paged").unwrap().variables["AFTER_EXPIRY"],
+        "y"
+    );
+    assert_eq!(
+        s.handle
+            .counters()
+            .count("POST /app/installations/{installation_id}/access_tokens 201"),
+        2
+    );
 }
 
 #[tokio::test]
