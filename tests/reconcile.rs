@@ -65,6 +65,14 @@ async fn fifty_projects_and_three_plugins_converge_then_noop() {
     let c = f.gh.handle.counters();
     assert_eq!(c.writes(), 0, "{:?}", c.by_route);
     let per_repo = c.requests as f64 / names.len() as f64;
+    eprintln!(
+        "first run: {} requests for {} repos; second (no-op) run: {} requests ({per_repo:.2}/repo), {} charged, {} writes",
+        first.requests,
+        names.len(),
+        c.requests,
+        c.charged,
+        c.writes()
+    );
     assert!(per_repo <= 5.0, "requests per repo {per_repo}");
     // Third run: the ETag cache is warm (the second run refreshed it after the writes).
     f.gh.handle.reset_counters();
@@ -73,6 +81,13 @@ async fn fifty_projects_and_three_plugins_converge_then_noop() {
     let c = f.gh.handle.counters();
     assert_eq!(c.writes(), 0);
     assert!(c.requests as f64 / names.len() as f64 <= 5.0);
+    eprintln!(
+        "third (no-op, warm ETag cache) run: {} requests, {} not modified, {} charged ({:.3}/repo)",
+        c.requests,
+        c.not_modified,
+        c.charged,
+        c.charged as f64 / names.len() as f64
+    );
     assert!(
         (c.charged as f64) / (names.len() as f64) <= 0.05,
         "charged {} for {} repos",
