@@ -172,8 +172,15 @@ fn progress_line(v: &Value) -> String {
                 .join(" ")
         })
         .unwrap_or_default();
+    let phase = if status == "running" {
+        v.pointer("/run/summary")
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+    } else {
+        ""
+    };
     format!(
-        "  [{status}] {counts} requests={}",
+        "  [{status}] {phase} {counts} requests={}",
         v.pointer("/run/requests_sent")
             .cloned()
             .unwrap_or(Value::Null)

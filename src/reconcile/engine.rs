@@ -30,6 +30,9 @@ pub struct Progress {
     pub done: usize,
     pub total: usize,
     pub counts: RunCounts,
+    /// GitHub requests sent so far in this run, and those charged.
+    pub requests: u64,
+    pub charged: u64,
 }
 
 /// Called as a run progresses.
@@ -172,11 +175,14 @@ impl Engine {
         let before = self.gh.stats().snapshot();
         let progress = |phase: &'static str, done: usize, total: usize, counts: &RunCounts| {
             if let Some(p) = &opts.progress {
+                let st = self.gh.stats().snapshot().since(&before);
                 p(&Progress {
                     phase,
                     done,
                     total,
                     counts: counts.clone(),
+                    requests: st.requests,
+                    charged: st.charged,
                 });
             }
         };
@@ -501,7 +507,8 @@ impl Engine {
             .map(|(_, v)| *v)
             .sum();
         let summary = format!(
-            "{status}: {total} repos, {ok} steps applied, {failed_steps} failed, {} drift finding(s), {} removal(s) blocked, {} GitHub requests ({} charged)",
+            "{} {status}: {total} repos, {ok} steps applied, {failed_steps} failed, {} drift finding(s), {} removal(s) blocked, {} GitHub requests ({} charged)",
+            plan::summary_line(&plan),
             plan.repos.iter().map(|r| r.drift.len()).sum::<usize>(),
             plan.blocked.len(),
             stats.requests,
@@ -560,7 +567,13 @@ impl RunEngine for Engine {
         Box::pin(async move {
             let store = self.store.clone();
             let progress: ProgressFn = Arc::new(move |p: &Progress| {
-                let _ = store.update_run_progress(run_id, &p.counts, 0, 0);
+                let _ = store.update_run_progress(
+                    run_id,
+                    &p.counts,
+                    p.requests as i64,
+                    p.charged as i64,
+                );
+                let _ = store.set_run_phase(run_id, &format!("{} {}/{}", p.phase, p.done, p.total));
             });
             let report = Engine::run(
                 self,

@@ -114,6 +114,17 @@ impl Store {
         Ok(())
     }
 
+    /// While a run is going: where it is (kept in `summary` until the run finishes).
+    pub fn set_run_phase(&self, id: i64, phase: &str) -> Result<()> {
+        let c = self.conn();
+        c.execute(
+            "UPDATE runs SET summary = ?2 WHERE id = ?1 AND status = 'running'",
+            params![id, phase],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Records the end of a run.
     #[allow(clippy::too_many_arguments)]
     pub fn finish_run(
