@@ -8,7 +8,9 @@ mod daemon_client;
 mod local;
 mod remote;
 
-pub use args::{BenchArgs, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
+pub use args::{
+    BenchArgs, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs,
+};
 
 use std::process::ExitCode;
 

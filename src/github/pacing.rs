@@ -128,7 +128,10 @@ mod tests {
         for _ in 0..4 {
             p.write_permit(&Method::POST, vars).await;
         }
-        assert!(p.per_endpoint.check_key(&vars).is_err(), "endpoint budget spent");
+        assert!(
+            p.per_endpoint.check_key(&vars).is_err(),
+            "endpoint budget spent"
+        );
         assert!(p
             .per_endpoint
             .check_key(&"/repos/{owner}/{repo}/actions/secrets/{secret_name}")

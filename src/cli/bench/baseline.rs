@@ -88,7 +88,10 @@ pub async fn refresh(
             let mut ok = 0u64;
             let mut failed = 0u64;
             for rd in reads {
-                match gh.request(Method::GET, rd.route, &rd.path, None, false).await {
+                match gh
+                    .request(Method::GET, rd.route, &rd.path, None, false)
+                    .await
+                {
                     Ok(_) => ok += 1,
                     Err(e) => {
                         tracing::warn!(error = %e, "baseline read failed");

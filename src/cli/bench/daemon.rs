@@ -134,8 +134,14 @@ impl Fleetd {
             if status != "queued" && status != "running" && !status.is_empty() {
                 return Ok(DaemonRun {
                     status,
-                    requests: v.pointer("/run/requests_sent").and_then(Value::as_i64).unwrap_or(0),
-                    points: v.pointer("/run/rate_points").and_then(Value::as_i64).unwrap_or(0),
+                    requests: v
+                        .pointer("/run/requests_sent")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                    points: v
+                        .pointer("/run/rate_points")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
                     seconds: started.elapsed().as_secs_f64(),
                     max_rss_mib: max_rss,
                     summary: v

@@ -225,7 +225,10 @@ async fn scenarios(
     cold_json["per_repo_by_route"] = Value::Object(by_route);
 
     // 2. No-op, cold ETag cache then warm.
-    progress(quiet, "2/5 no-op reconcile (first refreshes the ETag cache)");
+    progress(
+        quiet,
+        "2/5 no-op reconcile (first refreshes the ETag cache)",
+    );
     let noop_cold = measure(&fleet, &engine, RunOptions::default()).await;
     let peak_reset = proc_stats::reset_peak();
     let noop = measure(&fleet, &engine, RunOptions::default()).await;
@@ -265,7 +268,10 @@ async fn scenarios(
     drop(engine);
 
     // 4 (and fleetd's view of 2). One new project through fleetd.
-    progress(quiet, "4/5 one new project through fleetd (and a full no-op on fleetd)");
+    progress(
+        quiet,
+        "4/5 one new project through fleetd (and a full no-op on fleetd)",
+    );
     let bin = fleetd_path(args);
     let d = daemon::Fleetd::spawn(
         &bin,
@@ -295,7 +301,9 @@ async fn scenarios(
         .handle
         .add_project(NEW_PROJECT, "Added by the benchmark", &[]);
     fleet.gh.handle.reset_counters();
-    let one = d.run(&[NEW_PROJECT.to_string()], Duration::from_millis(10)).await?;
+    let one = d
+        .run(&[NEW_PROJECT.to_string()], Duration::from_millis(10))
+        .await?;
     let one_traffic = fleet.gh.handle.counters();
     d.stop();
     let check = fleet

@@ -131,21 +131,37 @@ pub fn table(r: &Value) -> String {
     let rows: &[(&str, &str, &str)] = &[
         ("1 cold start", "repos", "/cold_start/repos"),
         ("1 cold start", "wall time (s)", "/cold_start/wall_seconds"),
-        ("1 cold start", "requests/repo", "/cold_start/requests_per_repo"),
+        (
+            "1 cold start",
+            "requests/repo",
+            "/cold_start/requests_per_repo",
+        ),
         ("1 cold start", "writes/repo", "/cold_start/writes_per_repo"),
         (
             "1 cold start",
             "content writes/min achieved",
             "/cold_start/achieved_content_writes_per_minute",
         ),
-        ("1 cold start", "ratio of W", "/cold_start/achieved_ratio_of_w"),
+        (
+            "1 cold start",
+            "ratio of W",
+            "/cold_start/achieved_ratio_of_w",
+        ),
         (
             "1 cold start",
             "rate-limit responses",
             "/cold_start/rate_limit_responses",
         ),
-        ("2 no-op (warm ETags)", "wall time (s)", "/noop/wall_seconds"),
-        ("2 no-op (warm ETags)", "requests/repo", "/noop/requests_per_repo"),
+        (
+            "2 no-op (warm ETags)",
+            "wall time (s)",
+            "/noop/wall_seconds",
+        ),
+        (
+            "2 no-op (warm ETags)",
+            "requests/repo",
+            "/noop/requests_per_repo",
+        ),
         (
             "2 no-op (warm ETags)",
             "charged primary points/repo",
@@ -166,7 +182,11 @@ pub fn table(r: &Value) -> String {
             "wall time (s), API trigger to done",
             "/noop/fleetd/wall_seconds",
         ),
-        ("2 no-op on fleetd", "CPU s, fleetd", "/noop/fleetd/cpu_seconds"),
+        (
+            "2 no-op on fleetd",
+            "CPU s, fleetd",
+            "/noop/fleetd/cpu_seconds",
+        ),
         (
             "2 no-op on fleetd",
             "peak RSS MiB, fleetd",
@@ -182,7 +202,11 @@ pub fn table(r: &Value) -> String {
             "charged points/repo",
             "/noop/first_noop_cold_etag_cache/charged_points_per_repo",
         ),
-        ("3 baseline per-resource", "wall time (s)", "/baseline/wall_seconds"),
+        (
+            "3 baseline per-resource",
+            "wall time (s)",
+            "/baseline/wall_seconds",
+        ),
         (
             "3 baseline per-resource",
             "requests/repo",
@@ -201,14 +225,26 @@ pub fn table(r: &Value) -> String {
         ("4 one new project", "requests", "/new_project/requests"),
         ("4 one new project", "converged", "/new_project/converged"),
         ("5 memory", "managed repos", "/memory/repos"),
-        ("5 memory", "fleetd idle RSS MiB", "/memory/fleetd_idle_rss_mib"),
+        (
+            "5 memory",
+            "fleetd idle RSS MiB",
+            "/memory/fleetd_idle_rss_mib",
+        ),
         (
             "5 memory",
             "fleetd max RSS MiB sampled during no-op",
             "/memory/fleetd_noop_max_rss_mib_sampled",
         ),
-        ("5 memory", "fleetd peak RSS MiB (VmHWM)", "/memory/fleetd_peak_rss_mib"),
-        ("5 memory", "no-op wall time (s)", "/memory/noop_wall_seconds"),
+        (
+            "5 memory",
+            "fleetd peak RSS MiB (VmHWM)",
+            "/memory/fleetd_peak_rss_mib",
+        ),
+        (
+            "5 memory",
+            "no-op wall time (s)",
+            "/memory/noop_wall_seconds",
+        ),
         ("5 memory", "no-op requests", "/memory/noop_requests"),
     ];
     let _ = writeln!(s, "| Scenario | Figure | Measured |");
