@@ -6,7 +6,7 @@
 //! of the budget:
 //!
 //! - **Content-generating requests** (creating a repo, creating or deleting a file through the
-//!   contents API, creating a git ref) are limited to ~80/min and ~500/h per identity. Those,
+//!   contents API, creating a git ref or commit, moving a branch) are limited to ~80/min and ~500/h per identity. Those,
 //!   and only those, are paced by `writes_per_minute` / `writes_per_hour`
 //!   ([`is_content_write`] is the classification, the same as the simulator's).
 //! - **Every other mutating request** (Actions secrets and variables, branch protection,
@@ -39,6 +39,9 @@ pub fn is_content_write(method: &Method, route: &str) -> bool {
             | ("PUT", "/repos/{owner}/{repo}/contents/{path}")
             | ("DELETE", "/repos/{owner}/{repo}/contents/{path}")
             | ("POST", "/repos/{owner}/{repo}/git/refs")
+            // Git Data API commits (the plugin mirror on main): a commit, and moving a branch.
+            | ("POST", "/repos/{owner}/{repo}/git/commits")
+            | ("PATCH", "/repos/{owner}/{repo}/git/refs/heads/{branch}")
     )
 }
 
@@ -116,6 +119,10 @@ mod tests {
         assert!(!is_content_write(
             &Method::POST,
             "/repos/{owner}/{repo}/actions/variables"
+        ));
+        assert!(is_content_write(
+            &Method::PATCH,
+            "/repos/{owner}/{repo}/git/refs/heads/{branch}"
         ));
         assert!(!is_content_write(&Method::GET, "/orgs/{org}/repos"));
     }
