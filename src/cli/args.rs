@@ -90,6 +90,44 @@ pub enum Command {
         )]
         config: PathBuf,
     },
+    /// Measures fleetsync against the simulator: cold start, no-op, per-resource baseline,
+    /// one new project, memory at scale (see the README's Performance section).
+    Bench(BenchArgs),
+}
+
+/// `fleetctl bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// DSS projects of the main fleet.
+    #[arg(long, default_value_t = 1000)]
+    pub projects: usize,
+    /// Dev plugins of the main fleet.
+    #[arg(long, default_value_t = 20)]
+    pub plugins: usize,
+    /// W: content writes per minute the simulated GitHub allows (fleetd paces at 98% of it).
+    #[arg(long, default_value_t = 600)]
+    pub write_limit: u32,
+    /// Latency the simulators add to every request, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// `pacing.concurrency` of the benchmark config (repos worked on at once).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u32,
+    /// `pacing.max_in_flight` of the benchmark config.
+    #[arg(long, default_value_t = 32)]
+    pub max_in_flight: u32,
+    /// Managed repos of the memory scenario (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    pub memory_repos: usize,
+    /// The fleetd binary (default: the one next to this fleetctl).
+    #[arg(long)]
+    pub fleetd: Option<PathBuf>,
+    /// Print the figures as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the temporary folder (configs, state files, fleetd logs).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `fleetctl plan`.

@@ -2,12 +2,15 @@
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
 mod args;
+mod bench;
 mod config_check;
 mod daemon_client;
 mod local;
 mod remote;
 
-pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
+pub use args::{
+    BenchArgs, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs,
+};
 
 use std::process::ExitCode;
 
@@ -32,5 +35,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
+        Command::Bench(args) => bench::run(&args, out).await,
     }
 }

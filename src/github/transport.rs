@@ -1,5 +1,6 @@
 //! Sending one GitHub request: pacing, the in-flight bound, conditional requests from the
-//! ETag cache, rate-limit waits and backoff, and accounting. Writes are paced; a write whose
+//! ETag cache, rate-limit waits and backoff, and accounting. Writes are paced (content
+//! writes by the configured rates, other writes per endpoint, see [`super::pacing`]); a write whose
 //! outcome is unknown (timeout, reset, 5xx on a POST) is never retried here: the caller
 //! re-observes first, so a non-idempotent write is not repeated.
 
@@ -55,9 +56,10 @@ pub struct GithubOptions {
     pub auth: GithubAuthSecret,
     /// Requests in flight at once.
     pub max_in_flight: u32,
-    /// Writes per minute.
+    /// Content-generating writes (repo creation, file commits, refs) per minute; other
+    /// writes are paced per endpoint at twice this rate (see [`super::pacing`]).
     pub writes_per_minute: u32,
-    /// Writes per hour.
+    /// Content-generating writes per hour.
     pub writes_per_hour: u32,
     /// Timeout of one request.
     pub request_timeout: Duration,
@@ -203,7 +205,7 @@ impl GithubClient {
         loop {
             attempt += 1;
             if write {
-                self.pacer.write_permit().await;
+                self.pacer.write_permit(&method, route).await;
             }
             let slot = self.pacer.slot().await;
             let mut req = http::Request::builder().method(method.clone()).uri(path);

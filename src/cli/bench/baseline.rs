@@ -1,0 +1,117 @@
+//! The baseline of scenario 3: the same no-op refresh done per resource, the way a
+//! Terraform/Pulumi refresh reads a repo: `GET` the repo, its branch and the branch's
+//! protection, one `GET` per Actions secret and per variable, and two per managed file (the
+//! branch check and the contents read of `github_repository_file`). No ETags, so every
+//! request is charged. Implemented here only, with fleetsync's transport (same pacing and
+//! connection pool), to compare request counts and primary-limit points side by side.
+
+use crate::config::{Config, SecretValue};
+use crate::github::{GithubAuthSecret, GithubClient, GithubOptions};
+use futures::StreamExt;
+use http::Method;
+
+/// One per-resource read.
+struct Read {
+    route: &'static str,
+    path: String,
+}
+
+fn reads_of(config: &Config, full_name: &str) -> Vec<Read> {
+    let repo = &config.raw.repo;
+    let mut v = vec![Read {
+        route: "/repos/{owner}/{repo}",
+        path: format!("/repos/{full_name}"),
+    }];
+    for b in &repo.branches {
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/branches/{branch}",
+            path: format!("/repos/{full_name}/branches/{b}"),
+        });
+    }
+    for b in repo.protection.keys() {
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/branches/{branch}/protection",
+            path: format!("/repos/{full_name}/branches/{b}/protection"),
+        });
+    }
+    for s in repo.secrets.keys() {
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+            path: format!("/repos/{full_name}/actions/secrets/{s}"),
+        });
+    }
+    for name in repo.variables.keys() {
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/actions/variables/{name}",
+            path: format!("/repos/{full_name}/actions/variables/{name}"),
+        });
+    }
+    for f in repo.files.keys() {
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/branches/{branch}",
+            path: format!("/repos/{full_name}/branches/main"),
+        });
+        v.push(Read {
+            route: "/repos/{owner}/{repo}/contents/{path}",
+            path: format!("/repos/{full_name}/contents/{f}?ref=main"),
+        });
+    }
+    v
+}
+
+/// What the baseline refresh did.
+#[derive(Debug, Clone, Default)]
+pub struct BaselineRun {
+    pub requests: u64,
+    pub failed: u64,
+    pub seconds: f64,
+}
+
+/// Reads every resource of `repos` (full names), `concurrency` repos at a time.
+pub async fn refresh(
+    config: &Config,
+    gh_url: &str,
+    token: &str,
+    repos: &[String],
+    concurrency: usize,
+    max_in_flight: u32,
+) -> Result<BaselineRun, String> {
+    let mut opts = GithubOptions::new(gh_url, GithubAuthSecret::Pat(SecretValue::new(token)));
+    opts.max_in_flight = max_in_flight.max(1);
+    // No store: no ETag cache, as in a Terraform refresh.
+    let gh = GithubClient::new(opts, None).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let per_repo = futures::stream::iter(repos.iter().map(|r| {
+        let gh = gh.clone();
+        let reads = reads_of(config, r);
+        async move {
+            let mut ok = 0u64;
+            let mut failed = 0u64;
+            for rd in reads {
+                match gh
+                    .request(Method::GET, rd.route, &rd.path, None, false)
+                    .await
+                {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "baseline read failed");
+                        failed += 1;
+                    }
+                }
+            }
+            (ok, failed)
+        }
+    }))
+    .buffer_unordered(concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    let mut out = BaselineRun {
+        seconds: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
+    for (ok, failed) in per_repo {
+        out.requests += ok + failed;
+        out.failed += failed;
+    }
+    Ok(out)
+}

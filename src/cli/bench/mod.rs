@@ -1,0 +1,450 @@
+//! `fleetctl bench`: starts the simulated DSS node and GitHub with a configurable fleet and
+//! latency, runs fleetsync's engine (in process, and fleetd as a child process) against
+//! them, and prints a table of figures against the performance targets, plus JSON.
+//!
+//! Scenarios, all in one invocation so their ratios are measured side by side:
+//!
+//! 1. cold start of `--projects` projects and `--plugins` dev plugins, GitHub empty, the
+//!    simulator allowing W content writes per minute (`--write-limit`);
+//! 2. no-op reconcile of the converged fleet, measured after one no-op refreshed the ETag
+//!    cache (in process; CPU and peak RSS also measured on fleetd);
+//! 3. the same refresh done per resource, Terraform-style ([`baseline`]);
+//! 4. one project added: `POST /api/v1/reconcile {"projects":[KEY]}` to fleetd until the
+//!    run is done and the project's repo is converged;
+//! 5. fleetd's memory with `--memory-repos` managed repos, idle and during a no-op run.
+
+mod baseline;
+mod daemon;
+mod fleet;
+mod proc_stats;
+mod report;
+
+use super::args::{BenchArgs, Output};
+use crate::reconcile::{Engine, RunOptions, RunReport};
+use crate::sim::github::{GithubSimSettings, TrafficCounters};
+use fleet::{BenchFleet, FleetSpec, Pacing, API_TOKEN, SIM_THREAD};
+use proc_stats::CpuSplit;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The key of the project added in scenario 4.
+const NEW_PROJECT: &str = "BENCHNEW";
+
+/// One engine run, with the simulator's view of its traffic.
+struct Measured {
+    report: RunReport,
+    seconds: f64,
+    traffic: TrafficCounters,
+    cpu_fleetsync: f64,
+    cpu_sim: f64,
+}
+
+impl Measured {
+    fn applied(&self) -> u64 {
+        self.report
+            .counts
+            .iter()
+            .filter(|(k, _)| k.ends_with("/ok"))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+    fn per_repo(&self, n: u64) -> f64 {
+        n as f64 / self.report.repos.max(1) as f64
+    }
+    fn json(&self) -> Value {
+        let t = &self.traffic;
+        json!({
+            "status": self.report.status,
+            "repos": self.report.repos,
+            "wall_seconds": round(self.seconds, 2),
+            "requests": t.requests,
+            "requests_per_repo": round(self.per_repo(t.requests), 3),
+            "writes": t.writes(),
+            "writes_per_repo": round(self.per_repo(t.writes()), 3),
+            "content_writes": t.content_writes,
+            "not_modified": t.not_modified,
+            "charged_points": t.charged,
+            "charged_points_per_repo": round(self.per_repo(t.charged), 4),
+            "rate_limit_responses": t.primary_limited + t.secondary_limited,
+            "client_rate_limited": self.report.rate_limited,
+            "steps_applied": self.applied(),
+            "cpu_seconds_fleetsync": round(self.cpu_fleetsync, 2),
+            "cpu_seconds_simulator": round(self.cpu_sim, 2),
+            "summary": self.report.summary,
+        })
+    }
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+async fn measure(fleet: &BenchFleet, engine: &Engine, opts: RunOptions) -> Measured {
+    fleet.gh.handle.reset_counters();
+    let cpu0 = CpuSplit::now(SIM_THREAD);
+    let t = Instant::now();
+    let report = engine.run(opts).await;
+    let seconds = t.elapsed().as_secs_f64();
+    let cpu1 = CpuSplit::now(SIM_THREAD);
+    Measured {
+        report,
+        seconds,
+        traffic: fleet.gh.handle.counters(),
+        cpu_fleetsync: cpu1.fleetsync_since(&cpu0),
+        cpu_sim: cpu1.sim_since(&cpu0),
+    }
+}
+
+fn fleetd_path(args: &BenchArgs) -> PathBuf {
+    if let Some(p) = &args.fleetd {
+        return p.clone();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("fleetd")))
+        .unwrap_or_else(|| PathBuf::from("fleetd"))
+}
+
+fn progress(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("bench: {msg}");
+    }
+}
+
+/// The simulator's GitHub for the main fleet: content writes limited to W/min (and 60·W/h),
+/// GitHub's 900 points/min/endpoint scaled by W/80 like the content limit, the primary
+/// limit out of the way (charged points are reported instead).
+fn main_github(args: &BenchArgs) -> GithubSimSettings {
+    let w = args.write_limit.max(1);
+    GithubSimSettings {
+        content_writes_per_minute: w,
+        content_writes_per_hour: w.saturating_mul(60),
+        points_per_minute: (900u64 * u64::from(w) / 80).max(900) as u32,
+        primary_limit: 100_000_000,
+        latency_ms: args.latency_ms,
+        log_capacity: 1_000,
+        ..Default::default()
+    }
+}
+
+/// `fleetctl bench`.
+pub async fn run(args: &BenchArgs, output: Output) -> ExitCode {
+    crate::daemon::logging::init(crate::config::LogFormat::Text, "error");
+    let as_json = args.json || output == Output::Json;
+    let root = std::env::temp_dir().join(format!(
+        "fleetsync-bench-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    ));
+    let sim_rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SIM_THREAD)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: simulator runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let res = scenarios(args, &root, sim_rt.handle()).await;
+    sim_rt.shutdown_background();
+    if args.keep {
+        eprintln!("bench: files kept in {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    match res {
+        Ok(results) => {
+            let table = report::table(&results);
+            if as_json {
+                eprint!("{table}");
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&results).unwrap_or_default()
+                );
+            } else {
+                print!("{table}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn scenarios(
+    args: &BenchArgs,
+    root: &std::path::Path,
+    sim_rt: &tokio::runtime::Handle,
+) -> Result<Value, String> {
+    let quiet = false;
+    let w = args.write_limit.max(1);
+    let pacing = Pacing {
+        concurrency: args.concurrency.max(1),
+        max_in_flight: args.max_in_flight.max(1),
+        // Just under W: the pacer's small burst must not push a 60 s window over W.
+        writes_per_minute: (w as u64 * 98 / 100).max(1) as u32,
+        writes_per_hour: w.saturating_mul(60),
+    };
+    let gh_settings = main_github(args);
+    let spec = FleetSpec {
+        projects: args.projects,
+        plugins: args.plugins,
+        latency_ms: args.latency_ms,
+        github: gh_settings.clone(),
+        pacing: pacing.clone(),
+    };
+    let fleet = BenchFleet::start(sim_rt, root.join("fleet"), &spec).await?;
+    let engine = fleet.engine()?;
+
+    // 1. Cold start.
+    progress(
+        quiet,
+        &format!(
+            "1/5 cold start: {} projects + {} plugins, W = {w}/min, latency {} ms",
+            args.projects, args.plugins, args.latency_ms
+        ),
+    );
+    let cold = measure(&fleet, &engine, RunOptions::default()).await;
+    let repos = cold.report.repos.max(1);
+    let achieved_per_min = cold.traffic.content_writes as f64 / cold.seconds.max(1e-9) * 60.0;
+    let mut by_route = serde_json::Map::new();
+    for (k, n) in &cold.traffic.by_route {
+        by_route.insert(k.clone(), json!(round(*n as f64 / repos as f64, 3)));
+    }
+    let mut cold_json = cold.json();
+    cold_json["achieved_content_writes_per_minute"] = json!(round(achieved_per_min, 1));
+    cold_json["achieved_ratio_of_w"] = json!(round(achieved_per_min / w as f64, 3));
+    cold_json["per_repo_by_route"] = Value::Object(by_route);
+
+    // 2. No-op, cold ETag cache then warm.
+    progress(
+        quiet,
+        "2/5 no-op reconcile (first refreshes the ETag cache)",
+    );
+    let noop_cold = measure(&fleet, &engine, RunOptions::default()).await;
+    let peak_reset = proc_stats::reset_peak();
+    let noop = measure(&fleet, &engine, RunOptions::default()).await;
+    let peak = proc_stats::peak_rss_mib(None);
+    let mut noop_json = noop.json();
+    noop_json["converged"] = json!(noop.applied() == 0 && !noop.report.plan.has_changes());
+    noop_json["peak_rss_mib_bench_process"] = json!(peak.map(|m| round(m, 1)));
+    noop_json["peak_rss_is_since_reset"] = json!(peak_reset);
+    noop_json["first_noop_cold_etag_cache"] = noop_cold.json();
+
+    // 3. Baseline.
+    progress(quiet, "3/5 baseline: per-resource refresh");
+    let config = fleet.config()?;
+    let names = fleet.gh.handle.repo_names();
+    fleet.gh.handle.reset_counters();
+    let base = baseline::refresh(
+        &config,
+        &fleet.gh.url,
+        fleet::gh_token(),
+        &names,
+        pacing.concurrency as usize,
+        pacing.max_in_flight,
+    )
+    .await?;
+    let bt = fleet.gh.handle.counters();
+    let n = names.len().max(1) as f64;
+    let base_json = json!({
+        "repos": names.len(),
+        "wall_seconds": round(base.seconds, 2),
+        "requests": bt.requests,
+        "requests_per_repo": round(bt.requests as f64 / n, 3),
+        "failed_reads": base.failed,
+        "charged_points": bt.charged,
+        "charged_points_per_repo": round(bt.charged as f64 / n, 3),
+        "rate_limit_responses": bt.primary_limited + bt.secondary_limited,
+    });
+    drop(engine);
+
+    // 4 (and fleetd's view of 2). One new project through fleetd.
+    progress(
+        quiet,
+        "4/5 one new project through fleetd (and a full no-op on fleetd)",
+    );
+    let bin = fleetd_path(args);
+    let d = daemon::Fleetd::spawn(
+        &bin,
+        &fleet.config_path,
+        fleet.listen_port,
+        API_TOKEN,
+        &root.join("fleetd-main.log"),
+    )
+    .await?;
+    let pid = Some(d.pid());
+    // A full no-op on the daemon: its CPU time and peak RSS (fleetd alone).
+    let cpu0 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
+    let dnoop = d.run(&[], Duration::from_millis(50)).await?;
+    let cpu1 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
+    let daemon_noop = json!({
+        "status": dnoop.status,
+        "wall_seconds": round(dnoop.seconds, 2),
+        "requests": dnoop.requests,
+        "charged_points": dnoop.points,
+        "cpu_seconds": round(cpu1 - cpu0, 2),
+        "max_rss_mib_sampled": round(dnoop.max_rss_mib, 1),
+        "peak_rss_mib": proc_stats::peak_rss_mib(pid).map(|m| round(m, 1)),
+    });
+    noop_json["fleetd"] = daemon_noop;
+    fleet
+        .dss
+        .handle
+        .add_project(NEW_PROJECT, "Added by the benchmark", &[]);
+    fleet.gh.handle.reset_counters();
+    let one = d
+        .run(&[NEW_PROJECT.to_string()], Duration::from_millis(10))
+        .await?;
+    let one_traffic = fleet.gh.handle.counters();
+    d.stop();
+    let check = fleet
+        .engine()?
+        .run(RunOptions {
+            dry_run: true,
+            projects: vec![NEW_PROJECT.to_string()],
+            ..Default::default()
+        })
+        .await;
+    let new_json = json!({
+        "project": NEW_PROJECT,
+        "status": one.status,
+        "seconds_to_converged": round(one.seconds, 3),
+        "requests": one_traffic.requests,
+        "writes": one_traffic.writes(),
+        "content_writes": one_traffic.content_writes,
+        "rate_limit_responses": one_traffic.primary_limited + one_traffic.secondary_limited,
+        "converged": check.repos == 1 && !check.plan.has_changes() && check.plan.errors.is_empty(),
+        "summary": one.summary,
+    });
+    fleet.shutdown().await;
+
+    // 5. Memory at scale.
+    let mem_json = if args.memory_repos > 0 {
+        memory(args, root, sim_rt, &bin).await?
+    } else {
+        json!(null)
+    };
+
+    let results = json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "settings": {
+            "projects": args.projects,
+            "plugins": args.plugins,
+            "write_limit_w_per_minute": w,
+            "latency_ms": args.latency_ms,
+            "pacing": {
+                "concurrency": pacing.concurrency,
+                "max_in_flight": pacing.max_in_flight,
+                "writes_per_minute": pacing.writes_per_minute,
+                "writes_per_hour": pacing.writes_per_hour,
+            },
+            "simulator_github": {
+                "content_writes_per_minute": gh_settings.content_writes_per_minute,
+                "content_writes_per_hour": gh_settings.content_writes_per_hour,
+                "points_per_minute_per_endpoint": gh_settings.points_per_minute,
+                "max_concurrent": gh_settings.max_concurrent,
+                "primary_limit_per_hour": gh_settings.primary_limit,
+            },
+            "memory_repos": args.memory_repos,
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+        },
+        "cold_start": cold_json,
+        "noop": noop_json,
+        "baseline": base_json,
+        "new_project": new_json,
+        "memory": mem_json,
+    });
+    let targets = report::targets(&results);
+    let mut results = results;
+    results["targets"] = targets;
+    Ok(results)
+}
+
+/// Scenario 5: a fleet of `--memory-repos` converged repos (cold-started in process with
+/// the limits off, latency 0, then one no-op to fill the ETag cache), then fleetd started on
+/// it: RSS at idle and during a no-op run.
+async fn memory(
+    args: &BenchArgs,
+    root: &std::path::Path,
+    sim_rt: &tokio::runtime::Handle,
+    bin: &std::path::Path,
+) -> Result<Value, String> {
+    let n = args.memory_repos;
+    progress(
+        false,
+        &format!("5/5 memory: seeding {n} converged repos (limits off, latency 0)"),
+    );
+    let spec = FleetSpec {
+        projects: n,
+        plugins: 0,
+        latency_ms: 0,
+        github: GithubSimSettings {
+            content_writes_per_minute: 0,
+            content_writes_per_hour: 0,
+            points_per_minute: 0,
+            max_concurrent: 0,
+            primary_limit: u64::MAX / 2,
+            log_capacity: 1_000,
+            ..Default::default()
+        },
+        pacing: Pacing {
+            concurrency: 32,
+            max_in_flight: 64,
+            writes_per_minute: 10_000_000,
+            writes_per_hour: 100_000_000,
+        },
+    };
+    let fleet = BenchFleet::start(sim_rt, root.join("memory"), &spec).await?;
+    let engine = fleet.engine()?;
+    let seed = measure(&fleet, &engine, RunOptions::default()).await;
+    let fill = measure(&fleet, &engine, RunOptions::default()).await;
+    drop(engine);
+    progress(false, "5/5 memory: fleetd idle, then a no-op run");
+    let d = daemon::Fleetd::spawn(
+        bin,
+        &fleet.config_path,
+        fleet.listen_port,
+        API_TOKEN,
+        &root.join("fleetd-memory.log"),
+    )
+    .await?;
+    let pid = Some(d.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = proc_stats::rss_mib(pid);
+    let idle_peak = proc_stats::peak_rss_mib(pid);
+    fleet.gh.handle.reset_counters();
+    let cpu0 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
+    let run = d.run(&[], Duration::from_millis(100)).await?;
+    let cpu1 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
+    let after_rss = proc_stats::rss_mib(pid);
+    let peak = proc_stats::peak_rss_mib(pid);
+    let t = fleet.gh.handle.counters();
+    d.stop();
+    fleet.shutdown().await;
+    Ok(json!({
+        "repos": seed.report.repos,
+        "seed_seconds": round(seed.seconds, 1),
+        "seed_status": seed.report.status,
+        "etag_fill_seconds": round(fill.seconds, 1),
+        "fleetd_idle_rss_mib": idle_rss.map(|m| round(m, 1)),
+        "fleetd_idle_peak_rss_mib": idle_peak.map(|m| round(m, 1)),
+        "noop_status": run.status,
+        "noop_wall_seconds": round(run.seconds, 2),
+        "noop_requests": t.requests,
+        "noop_charged_points": t.charged,
+        "noop_cpu_seconds": round(cpu1 - cpu0, 2),
+        "fleetd_noop_max_rss_mib_sampled": round(run.max_rss_mib, 1),
+        "fleetd_rss_after_noop_mib": after_rss.map(|m| round(m, 1)),
+        "fleetd_peak_rss_mib": peak.map(|m| round(m, 1)),
+    }))
+}
