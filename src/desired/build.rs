@@ -2,7 +2,7 @@
 //! read each secret's source and fingerprint its value with the store's key.
 
 use super::protection::ProtectionSpec;
-use super::spec::{fingerprint, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
+use super::spec::{FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
 use crate::config::{
     names, Config, NodeCtx, PluginCtx, ProjectCtx, RepoCtx, Scope, TemplateContext,
 };
@@ -81,18 +81,15 @@ fn context(config: &Config, src: &SourceObject) -> TemplateContext {
     }
 }
 
-fn one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, String> {
-    let scope = match src.kind {
-        SourceKind::Project => Scope::Project,
-        SourceKind::Plugin => Scope::Plugin,
-    };
-    let t = &config.templates;
-    let mut ctx = context(config, src);
+/// Renders a source's repo name (and checks it is a valid GitHub name).
+pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, String> {
+    let ctx = context(config, src);
     let name_tmpl = match src.kind {
         SourceKind::Project => names::PROJECT_REPO_NAME,
         SourceKind::Plugin => names::PLUGIN_REPO_NAME,
     };
-    let name = t
+    let name = config
+        .templates
         .render(name_tmpl, &ctx)
         .map_err(|e| e.to_string())?
         .trim()
@@ -107,6 +104,18 @@ fn one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, S
             "repo name {name:?} rendered from the name template is not a valid GitHub repo name"
         ));
     }
+    Ok(name)
+}
+
+/// Builds the spec of one source.
+pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, String> {
+    let scope = match src.kind {
+        SourceKind::Project => Scope::Project,
+        SourceKind::Plugin => Scope::Plugin,
+    };
+    let t = &config.templates;
+    let mut ctx = context(config, src);
+    let name = repo_name(config, src)?;
     ctx.repo.name = name.clone();
     let description = t
         .render(names::DESCRIPTION, &ctx)
@@ -287,17 +296,57 @@ fn git_host(api_url: &str) -> String {
     }
 }
 
-/// Builds one spec per source. A source that cannot be described is reported, not fatal.
-/// Two sources rendering the same repo name are both reported (never merged).
+/// Renders every source's repo name and sets aside the ones that cannot be named or that
+/// collide (case-insensitively, as GitHub compares names): collisions are reported before
+/// anything is built or created, and none of the colliding sources is managed.
+pub fn names(
+    config: &Config,
+    sources: Vec<SourceObject>,
+) -> (Vec<(SourceObject, String)>, Vec<DesireError>) {
+    let mut named = Vec::new();
+    let mut errors = Vec::new();
+    for src in sources {
+        match repo_name(config, &src) {
+            Ok(n) => named.push((src, n)),
+            Err(message) => errors.push(DesireError {
+                kind: src.kind,
+                node: src.node.clone(),
+                key: src.key.clone(),
+                message,
+            }),
+        }
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, n) in &named {
+        *seen.entry(n.to_ascii_lowercase()).or_default() += 1;
+    }
+    let (ok, clashing): (Vec<_>, Vec<_>) = named
+        .into_iter()
+        .partition(|(_, n)| seen.get(&n.to_ascii_lowercase()).copied() == Some(1));
+    for (src, n) in clashing {
+        errors.push(DesireError {
+            kind: src.kind,
+            node: src.node.clone(),
+            key: src.key.clone(),
+            message: format!(
+                "repo name {n} is rendered for more than one project or plugin; none of them is managed until the names differ"
+            ),
+        });
+    }
+    (ok, errors)
+}
+
+/// Builds one spec per source (names first, see [`names`]). A source that cannot be
+/// described is reported, not fatal.
 pub fn build(
     config: &Config,
     sources: &[SourceObject],
     fp_key: &[u8],
 ) -> (Vec<RepoSpec>, Vec<DesireError>) {
-    let mut specs: Vec<RepoSpec> = Vec::new();
-    let mut errors = Vec::new();
-    for src in sources {
-        match one(config, src, fp_key) {
+    let (named, mut errors) = names(config, sources.to_vec());
+    let mut specs = Vec::new();
+    for (src, _) in named {
+        match build_one(config, &src, fp_key) {
             Ok(s) => specs.push(s),
             Err(message) => errors.push(DesireError {
                 kind: src.kind,
@@ -307,27 +356,6 @@ pub fn build(
             }),
         }
     }
-    // Name collisions (case-insensitive, as GitHub compares names).
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &specs {
-        *seen.entry(s.name.to_ascii_lowercase()).or_default() += 1;
-    }
-    let (ok, clashing): (Vec<RepoSpec>, Vec<RepoSpec>) = specs
-        .into_iter()
-        .partition(|s| seen.get(&s.name.to_ascii_lowercase()).copied() == Some(1));
-    for s in clashing {
-        errors.push(DesireError {
-            kind: s.source.kind,
-            node: s.source.node.clone(),
-            key: s.source.key.clone(),
-            message: format!(
-                "repo name {} is rendered for more than one project or plugin; none of them is managed until the names differ",
-                s.name
-            ),
-        });
-    }
-    let mut ok = ok;
-    ok.sort_by(|a, b| a.name.cmp(&b.name));
-    let _ = fingerprint::<str>;
-    (ok, errors)
+    specs.sort_by(|a, b| a.name.cmp(&b.name));
+    (specs, errors)
 }

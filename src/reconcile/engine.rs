@@ -6,12 +6,12 @@ use crate::api::Health;
 use crate::apply::{apply_repo, ApplyContext, RepoResult};
 use crate::config::{Config, GithubAuth};
 use crate::daemon::{RunEngine, RunResult, Trigger};
-use crate::desired::{self, RepoSpec};
+use crate::desired;
 use crate::dss::{Discovery, DssClient};
 use crate::github::{GithubAuthSecret, GithubClient, GithubOptions};
 use crate::guard::{guard, GuardInput};
 use crate::metrics::Metrics;
-use crate::observe::{observe, ObservedRepo};
+use crate::observe::observe;
 use crate::plan::{self, Blocked, LastApplied, Plan, RepoPlan};
 use crate::store::{RunCounts, Store};
 use futures::future::BoxFuture;
@@ -70,8 +70,35 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
-/// One repo observed and planned, or why it could not be.
-type Observed = Result<(ObservedRepo, LastApplied, RepoPlan), String>;
+/// What became of one repo in a run.
+struct RepoOutcome {
+    plan: Option<RepoPlan>,
+    result: Option<RepoResult>,
+    error: Option<Blocked>,
+    interrupted: bool,
+    record_error: Option<String>,
+}
+
+impl RepoOutcome {
+    fn failed(repo: String, reason: String) -> Self {
+        RepoOutcome {
+            plan: None,
+            result: None,
+            error: Some(Blocked { repo, reason }),
+            interrupted: false,
+            record_error: None,
+        }
+    }
+    fn planned(p: RepoPlan) -> Self {
+        RepoOutcome {
+            plan: Some(p),
+            result: None,
+            error: None,
+            interrupted: false,
+            record_error: None,
+        }
+    }
+}
 
 /// One configured fleet.
 pub struct Engine {
@@ -149,24 +176,81 @@ impl Engine {
         l
     }
 
-    async fn observe_one(
+    fn count_steps(&self, r: &RepoResult, counts: &mut RunCounts) {
+        for s in &r.results {
+            *counts
+                .entry(format!("{}/{}", s.step.action.as_str(), s.outcome.as_str()))
+                .or_default() += 1;
+            if let Some(m) = &self.metrics {
+                m.apply_steps
+                    .with_label_values(&[s.step.action.as_str(), s.outcome.as_str()])
+                    .inc();
+            }
+        }
+    }
+
+    /// One repo through build → observe → plan → apply → record.
+    async fn process_one(
         &self,
-        i: usize,
-        spec: &RepoSpec,
+        ctx: &ApplyContext<'_>,
+        src: crate::desired::SourceObject,
+        fp_key: &[u8],
         mode: crate::config::DriftMode,
-    ) -> (usize, Observed) {
-        let last = self.last_applied(&spec.full_name());
-        let mut observed = observe(&self.gh, spec).await;
-        if let (Ok(obs), Some(link)) = (&mut observed, &spec.dss_link) {
+        dry_run: bool,
+        cancel: Option<watch::Receiver<bool>>,
+    ) -> RepoOutcome {
+        let label = format!("{}:{}/{}", src.kind.as_str(), src.node, src.key);
+        let spec = match desired::build_one(&self.config, &src, fp_key) {
+            Ok(s) => s,
+            Err(reason) => return RepoOutcome::failed(label, reason),
+        };
+        drop(src);
+        let full = spec.full_name();
+        let last = self.last_applied(&full);
+        let mut obs = match observe(&self.gh, &spec).await {
+            Ok(o) => o,
+            Err(e) => return RepoOutcome::failed(full, format!("could not observe: {e}")),
+        };
+        if let Some(link) = &spec.dss_link {
             if let Some(client) = self.dss.iter().find(|c| c.node() == link.node) {
                 obs.dss_remote = Some(crate::observe::observe_dss(client, link).await);
             }
         }
-        let r = observed.map(|obs| {
-            let p = plan::plan_repo(spec, &obs, &last, mode);
-            (obs, last, p)
-        });
-        (i, r.map_err(|e| e.to_string()))
+        let p = plan::plan_repo(&spec, &obs, &last, mode);
+        if dry_run {
+            return RepoOutcome::planned(p);
+        }
+        if cancel.as_ref().is_some_and(|c| *c.borrow()) {
+            let mut o = RepoOutcome::planned(p);
+            o.interrupted = true;
+            return o;
+        }
+        let result = if p.steps.is_empty() {
+            None
+        } else {
+            Some(apply_repo(ctx, Some(&spec), &p).await)
+        };
+        let mut record_error = None;
+        if result.is_some() || record::needs_record(&self.store, &spec, &p, &last) {
+            if let Err(e) = record::record_repo(
+                &self.store,
+                ctx.run_id,
+                &spec,
+                &p,
+                result.as_ref(),
+                &obs,
+                &last,
+            ) {
+                record_error = Some(e.to_string());
+            }
+        }
+        RepoOutcome {
+            plan: Some(p),
+            result,
+            error: None,
+            interrupted: false,
+            record_error,
+        }
     }
 
     /// Runs one reconcile.
@@ -242,39 +326,38 @@ impl Engine {
         }
         sources::enrich(cfg, &self.dss, &mut srcs).await;
 
-        // desire
+        // desire, names first: collisions are found before anything is built or created
         let fp_key = self.store.fingerprint_key().unwrap_or_default();
-        let (specs, desire_errors) = desired::build(cfg, &srcs, &fp_key);
-        let mut wanted: BTreeSet<String> = specs
+        let owner = cfg.raw.github.owner.clone();
+        let (named, desire_errors) = desired::names(cfg, srcs);
+        let mut wanted: BTreeSet<String> = named
             .iter()
-            .map(|s| s.full_name().to_ascii_lowercase())
+            .map(|(_, n)| format!("{owner}/{n}").to_ascii_lowercase())
             .collect();
-        // A source whose spec failed still exists: its repo (if any) must not be removed.
-        if let Ok(managed) = self.store.list_repos() {
-            for e in &desire_errors {
-                for r in &managed {
-                    if r.node == e.node && r.source_key == e.key {
-                        wanted.insert(r.name.to_ascii_lowercase());
-                    }
+        let managed = self.store.list_repos().unwrap_or_default();
+        // A source that could not be named still exists: its repo (if any) is not removed.
+        for e in &desire_errors {
+            for r in &managed {
+                if r.node == e.node && r.source_key == e.key {
+                    wanted.insert(r.name.to_ascii_lowercase());
                 }
             }
-        }
-        for e in &desire_errors {
             plan.errors.push(Blocked {
                 repo: format!("{}:{}/{}", e.kind.as_str(), e.node, e.key),
                 reason: e.message.clone(),
             });
         }
         let protected = &cfg.raw.github.protected_repos;
-        let specs: Vec<RepoSpec> = specs
+        let named: Vec<(crate::desired::SourceObject, String)> = named
             .into_iter()
-            .filter(|s| {
-                let p = protected.iter().any(|p| {
-                    p.eq_ignore_ascii_case(&s.name) || p.eq_ignore_ascii_case(&s.full_name())
-                });
+            .filter(|(_, n)| {
+                let full = format!("{owner}/{n}");
+                let p = protected
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(n) || p.eq_ignore_ascii_case(&full));
                 if p {
                     plan.blocked.push(Blocked {
-                        repo: s.full_name(),
+                        repo: full,
                         reason: "in github.protected_repos: never touched".into(),
                     });
                 }
@@ -282,36 +365,7 @@ impl Engine {
             })
             .collect();
 
-        // observe + plan, concurrently per repo
-        let total = specs.len();
-        progress("observe", 0, total, &counts);
-        let concurrency = cfg.raw.pacing.concurrency.max(1) as usize;
-        let mode = cfg.raw.github.drift;
-        let observe_futs: Vec<_> = specs
-            .iter()
-            .enumerate()
-            .map(|(i, spec)| self.observe_one(i, spec, mode))
-            .collect();
-        let observed: Vec<(usize, Observed)> = futures::stream::iter(observe_futs)
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        let mut per_repo: BTreeMap<usize, (ObservedRepo, LastApplied, RepoPlan)> = BTreeMap::new();
-        for (i, r) in observed {
-            match r {
-                Ok(v) => {
-                    per_repo.insert(i, v);
-                }
-                Err(e) => plan.errors.push(Blocked {
-                    repo: specs[i].full_name(),
-                    reason: format!("could not observe: {e}"),
-                }),
-            }
-        }
-        progress("plan", total, total, &counts);
-
-        // guard removals
-        let managed = self.store.list_repos().unwrap_or_default();
+        // guard removals (it needs only the wanted names and the discovery outcome)
         let tombstones: BTreeMap<String, crate::store::Tombstone> = self
             .store
             .list_tombstones()
@@ -348,7 +402,77 @@ impl Engine {
                 drift: Vec::new(),
             })
             .collect();
-        plan.repos = per_repo.values().map(|(_, _, p)| p.clone()).collect();
+        if !opts.dry_run {
+            for (repo, source, since) in &g.tombstone_add {
+                let _ = self.store.add_tombstone(repo, source, since);
+            }
+            for repo in &g.tombstone_clear {
+                let _ = self.store.clear_tombstone(repo);
+            }
+            if let Some(m) = &self.metrics {
+                for r in &g.block_reasons {
+                    if *r != "grace_period" {
+                        m.guard_blocked.with_label_values(&[r]).inc();
+                    }
+                }
+            }
+        }
+
+        // Per repo: build, observe, plan, apply, record — streamed with bounded concurrency,
+        // so only the repos in flight are held in memory.
+        let total = named.len();
+        let concurrency = cfg.raw.pacing.concurrency.max(1) as usize;
+        let mode = cfg.raw.github.drift;
+        let ctx = ApplyContext {
+            gh: &self.gh,
+            dss: &self.dss,
+            store: &self.store,
+            run_id: opts.run_id,
+        };
+        progress("repos", 0, total, &counts);
+        let mut results: Vec<RepoResult> = Vec::new();
+        let mut interrupted = false;
+        let mut record_error = None;
+        {
+            let ctx = &ctx;
+            let fp_key = &fp_key;
+            let futs: Vec<_> = named
+                .into_iter()
+                .map(|(src, _)| {
+                    self.process_one(ctx, src, fp_key, mode, opts.dry_run, opts.cancel.clone())
+                })
+                .collect();
+            let mut stream = futures::stream::iter(futs).buffer_unordered(concurrency);
+            let mut done = 0;
+            while let Some(out) = stream.next().await {
+                done += 1;
+                if let Some(e) = out.error {
+                    plan.errors.push(e);
+                }
+                interrupted |= out.interrupted;
+                if out.record_error.is_some() {
+                    record_error = out.record_error;
+                }
+                if let Some(p) = out.plan {
+                    if let Some(m) = &self.metrics {
+                        if !opts.dry_run {
+                            for d in &p.drift {
+                                m.drift_events.with_label_values(&[d.kind]).inc();
+                            }
+                        }
+                    }
+                    if !p.steps.is_empty() || !p.drift.is_empty() {
+                        plan.repos.push(p);
+                    }
+                }
+                if let Some(r) = out.result {
+                    self.count_steps(&r, &mut counts);
+                    results.push(r);
+                }
+                progress("repos", done, total, &counts);
+            }
+        }
+        plan.repos.sort_by(|a, b| a.repo.cmp(&b.repo));
         plan.repos.extend(removal_plans.iter().cloned());
 
         if opts.dry_run {
@@ -369,102 +493,20 @@ impl Engine {
             };
         }
 
-        // Tombstones: record new ones, clear returned sources.
-        for (repo, source, since) in &g.tombstone_add {
-            let _ = self.store.add_tombstone(repo, source, since);
-        }
-        for repo in &g.tombstone_clear {
-            let _ = self.store.clear_tombstone(repo);
-        }
-        if let Some(m) = &self.metrics {
-            for r in &g.block_reasons {
-                if *r != "grace_period" {
-                    m.guard_blocked.with_label_values(&[r]).inc();
-                }
-            }
-        }
-
-        // apply
-        let ctx = ApplyContext {
-            gh: &self.gh,
-            dss: &self.dss,
-            store: &self.store,
-            run_id: opts.run_id,
-        };
-        let work: Vec<(Option<&RepoSpec>, &RepoPlan)> = per_repo
-            .iter()
-            .filter(|(_, (_, _, p))| !p.steps.is_empty())
-            .map(|(i, (_, _, p))| (Some(&specs[*i]), p))
-            .chain(removal_plans.iter().map(|p| (None, p)))
-            .collect();
-        let apply_total = work.len();
-        progress("apply", 0, apply_total, &counts);
-        let cancel = opts.cancel.clone();
-        let mut results: Vec<RepoResult> = Vec::new();
-        let mut interrupted = false;
-        {
-            let ctx = &ctx;
-            let apply_futs: Vec<_> = work
-                .into_iter()
-                .map(|(spec, p)| apply_one(ctx, spec, p, cancel.clone()))
-                .collect();
-            let mut stream = futures::stream::iter(apply_futs).buffer_unordered(concurrency);
-            let mut done = 0;
-            while let Some(r) = stream.next().await {
-                done += 1;
-                match r {
-                    Some(r) => {
-                        for s in &r.results {
-                            *counts
-                                .entry(format!("{}/{}", s.step.action.as_str(), s.outcome.as_str()))
-                                .or_default() += 1;
-                            if let Some(m) = &self.metrics {
-                                m.apply_steps
-                                    .with_label_values(&[
-                                        s.step.action.as_str(),
-                                        s.outcome.as_str(),
-                                    ])
-                                    .inc();
-                            }
-                        }
-                        results.push(r);
-                    }
-                    None => interrupted = true,
-                }
-                progress("apply", done, apply_total, &counts);
-            }
-        }
-
-        // record
-        progress("record", 0, total, &counts);
-        let by_repo: BTreeMap<&str, &RepoResult> =
-            results.iter().map(|r| (r.repo.as_str(), r)).collect();
-        let mut record_error = None;
-        for (i, (obs, last, p)) in &per_repo {
-            let res = by_repo.get(p.repo.as_str()).copied();
-            if !p.steps.is_empty() && res.is_none() {
-                continue; // not applied (interrupted): leave its records as they were
-            }
-            if let Err(e) =
-                record::record_repo(&self.store, opts.run_id, &specs[*i], p, res, obs, last)
-            {
-                record_error = Some(e.to_string());
-            }
-            if let Some(m) = &self.metrics {
-                for d in &p.drift {
-                    m.drift_events.with_label_values(&[d.kind]).inc();
-                }
-            }
-        }
+        // removals, after the repos that stay
         for p in &removal_plans {
-            if let (Some(res), Some(rec)) = (
-                by_repo.get(p.repo.as_str()),
-                managed.iter().find(|r| r.name == p.repo),
-            ) {
-                if let Err(e) = record::record_removal(&self.store, opts.run_id, rec, res) {
+            if opts.cancel.as_ref().is_some_and(|c| *c.borrow()) {
+                interrupted = true;
+                break;
+            }
+            let res = apply_repo(&ctx, None, p).await;
+            self.count_steps(&res, &mut counts);
+            if let Some(rec) = managed.iter().find(|r| r.name == p.repo) {
+                if let Err(e) = record::record_removal(&self.store, opts.run_id, rec, &res) {
                     record_error = Some(e.to_string());
                 }
             }
+            results.push(res);
         }
         self.update_repo_metrics();
 
@@ -514,7 +556,7 @@ impl Engine {
             stats.requests,
             stats.charged
         );
-        progress("done", apply_total, apply_total, &counts);
+        progress("done", total, total, &counts);
         RunReport {
             status: status.into(),
             plan,
@@ -596,16 +638,4 @@ impl RunEngine for Engine {
             }
         })
     }
-}
-
-async fn apply_one(
-    ctx: &ApplyContext<'_>,
-    spec: Option<&RepoSpec>,
-    p: &RepoPlan,
-    cancel: Option<watch::Receiver<bool>>,
-) -> Option<RepoResult> {
-    if cancel.as_ref().is_some_and(|c| *c.borrow()) {
-        return None;
-    }
-    Some(apply_repo(ctx, spec, p).await)
 }

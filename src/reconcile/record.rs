@@ -161,3 +161,35 @@ pub fn record_removal(
     }
     Ok(())
 }
+
+/// Whether a repo with nothing to apply still needs its records written: a resource whose
+/// last-applied fingerprint is not the desired one, a secret without GitHub's `updated_at`
+/// baseline, or a repo row that is not plainly synced. A converged repo writes nothing.
+pub fn needs_record(store: &Store, spec: &RepoSpec, plan: &RepoPlan, last: &LastApplied) -> bool {
+    if !plan.steps.is_empty() || !plan.drift.is_empty() {
+        return true;
+    }
+    for (address, kind, fp) in desired_resources(spec) {
+        if kind == "dss-push" {
+            continue;
+        }
+        match last.by_address.get(&address) {
+            Some((Some(applied), remote)) if *applied == fp => {
+                if kind == "secret" && remote.is_none() {
+                    return true;
+                }
+            }
+            _ => return true,
+        }
+    }
+    match store.get_repo(&spec.full_name()) {
+        Ok(Some(r)) => {
+            r.status != "synced"
+                || r.drifted
+                || r.last_error.is_some()
+                || r.source_key != spec.source.key
+                || r.node != spec.source.node
+        }
+        _ => true,
+    }
+}
