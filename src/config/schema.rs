@@ -114,6 +114,16 @@ pub struct DssNodeConfig {
     /// Prefix put in front of repo names from this node (to keep several nodes apart).
     #[serde(default)]
     pub repo_prefix: String,
+    /// Suspicious-drop rule: when a listing has lost more than this fraction of the projects
+    /// of the last accepted listing (0.5 = half), the node counts as *unknown* for removals
+    /// (nothing is archived or deleted, `/readyz` and the metrics show it) until the listing
+    /// recovers or the drop is accepted by raising this to 1.0 (off) for one run.
+    #[serde(default = "default_max_listing_drop")]
+    pub max_listing_drop: f64,
+}
+
+fn default_max_listing_drop() -> f64 {
+    0.5
 }
 
 fn default_api_prefix() -> String {

@@ -54,6 +54,10 @@ pub(crate) struct SimState {
     pub error_rate: f64,
     pub latency_ms: u64,
     pub empty_listing: bool,
+    /// When set, `GET /projects/` lists only this fraction (0.0–1.0) of the projects.
+    pub partial_listing: Option<f64>,
+    /// When on, `GET /projects/` answers 200 with a body that is not valid JSON.
+    pub malformed_listing: bool,
     pub requests: u64,
     pub routes: BTreeMap<String, u64>,
     pub rng: StdRng,
@@ -100,6 +104,8 @@ impl DssSimHandle {
             error_rate: settings.error_rate,
             latency_ms: settings.latency_ms,
             empty_listing: false,
+            partial_listing: None,
+            malformed_listing: false,
             requests: 0,
             routes: BTreeMap::new(),
             rng,
@@ -177,6 +183,17 @@ impl DssSimHandle {
     /// While on, `GET /projects/` answers `[]` although projects exist.
     pub fn set_empty_listing(&self, on: bool) {
         self.lock().empty_listing = on;
+    }
+
+    /// While `Some(f)`, `GET /projects/` lists only the first fraction `f` (0.0–1.0, by key)
+    /// of the projects: a listing that silently lost projects.
+    pub fn set_partial_listing(&self, keep: Option<f64>) {
+        self.lock().partial_listing = keep.map(|f| f.clamp(0.0, 1.0));
+    }
+
+    /// While on, `GET /projects/` answers 200 `application/json` with a truncated, malformed body.
+    pub fn set_malformed_listing(&self, on: bool) {
+        self.lock().malformed_listing = on;
     }
 
     /// Keys of all projects, sorted.
