@@ -2,12 +2,16 @@
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
 mod args;
+pub mod chaos;
 mod config_check;
 mod daemon_client;
 mod local;
 mod remote;
 
-pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
+pub use args::{
+    ChaosArgs, ChaosScenario, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs,
+    ReconcileArgs,
+};
 
 use std::process::ExitCode;
 
@@ -31,6 +35,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
+        Command::Chaos(args) => chaos::run(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
     }
 }

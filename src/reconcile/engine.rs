@@ -215,8 +215,7 @@ impl Engine {
                     projects,
                     plugins,
                     listed,
-                } if self.suspicious_drop(&inv.node, *listed).is_some() =>
-                {
+                } if self.suspicious_drop(&inv.node, *listed).is_some() => {
                     // Suspicious-drop rule: creates and updates go on, removals are blocked.
                     let reason = self.suspicious_drop(&inv.node, *listed).unwrap_or_default();
                     tracing::warn!(node = %inv.node, %reason, "DSS listing dropped suspiciously");

@@ -185,8 +185,7 @@ pub async fn gate(
             json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID SIM:0000:0000.", "documentation_url": SECONDARY_DOCS}),
         );
         if settings.send_retry_after {
-            if let Ok(v) = HeaderValue::from_str(&settings.secondary_retry_after_secs.to_string())
-            {
+            if let Ok(v) = HeaderValue::from_str(&settings.secondary_retry_after_secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
