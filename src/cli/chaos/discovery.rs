@@ -5,7 +5,6 @@
 //! reconcile, which must remove nothing while `/readyz` and the metrics show the failure.
 //! After each fault a clean run must bring `/readyz` back.
 
-use super::crashes::wait_idle;
 use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet, API_TOKEN};
 use super::Figures;
 use crate::cli::args::ChaosArgs;
@@ -26,8 +25,8 @@ fn set_mode(h: &DssSimHandle, mode: &str, on: bool) {
     }
 }
 
-/// Triggers a run through the API and waits for it; returns its status.
-pub async fn reconcile(http: &reqwest::Client, base: &str) -> Result<String, String> {
+/// Asks fleetd for a run (`POST /api/v1/reconcile` with the token); returns its id.
+pub async fn trigger(http: &reqwest::Client, base: &str) -> Result<i64, String> {
     let v: Value = http
         .post(format!("{base}/api/v1/reconcile"))
         .bearer_auth(API_TOKEN)
@@ -38,9 +37,14 @@ pub async fn reconcile(http: &reqwest::Client, base: &str) -> Result<String, Str
         .json()
         .await
         .map_err(|e| e.to_string())?;
-    let id = v["run_id"]
+    v["run_id"]
         .as_i64()
-        .ok_or_else(|| format!("no run id in {v}"))?;
+        .ok_or_else(|| format!("no run id in {v}"))
+}
+
+/// Triggers a run through the API and waits for it; returns its status.
+pub async fn reconcile(http: &reqwest::Client, base: &str) -> Result<String, String> {
+    let id = trigger(http, base).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
         if let Ok(r) = http.get(format!("{base}/api/v1/runs/{id}")).send().await {
@@ -88,8 +92,8 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
             return Err("fleetd did not come up".to_string());
         }
-        let first = wait_idle(&http, &base, Duration::from_secs(120)).await;
-        if first.as_deref() != Some("succeeded") {
+        let first = reconcile(&http, &base).await;
+        if first.as_deref() != Ok("succeeded") {
             return Err(format!("the first run did not succeed: {first:?}"));
         }
         let repos_before = fleet.gh.handle.repo_names();

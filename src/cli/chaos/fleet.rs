@@ -81,6 +81,11 @@ pub struct ChaosFleet {
 
 impl Drop for ChaosFleet {
     fn drop(&mut self) {
+        // FLEETSYNC_CHAOS_KEEP=1 keeps the folder (config, state, fleetd's log) for a post-mortem.
+        if std::env::var_os("FLEETSYNC_CHAOS_KEEP").is_some() {
+            eprintln!("chaos: kept {}", self.dir.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -82,6 +82,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
             return Err("fleetd did not come up".to_string());
         }
+        super::discovery::trigger(&http, &base).await?;
         // POSTs without or with a wrong token (while the startup reconcile runs).
         let mut accepted = 0;
         let mut tried = 0;
