@@ -71,7 +71,8 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut gh = roomy_github();
     gh.latency_ms = 40;
-    let mut fleet = ChaosFleet::start(120, 1, gh, args.seed).await?;
+    let projects = (args.load_secs as usize * 4).max(20);
+    let mut fleet = ChaosFleet::start(projects, 1, gh, args.seed).await?;
     fleet.log_level = "debug".into();
     fleet.write_config()?;
     let log = fleet.dir.join("fleetd.log");
