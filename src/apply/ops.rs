@@ -55,9 +55,8 @@ pub async fn execute(
                             },
                         )
                         .await
-                        .map_err(|e2| {
+                        .inspect_err(|_| {
                             tracing::warn!(error = %e, "repo creation ambiguous, retry failed");
-                            e2
                         })?,
                 },
                 Err(e) => return Err(e),

@@ -167,7 +167,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         if report.status != "succeeded" && report.error.as_deref().unwrap_or("").is_empty() {
             uncaused += 1;
         }
-        statuses.push(format!("{}", report.status));
+        statuses.push(report.status.clone());
         eprintln!(
             "chaos: run {run_no} {} in {:.0}s",
             report.summary, report.duration_seconds
