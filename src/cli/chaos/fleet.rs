@@ -45,9 +45,13 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// GitHub limits high enough that a fleet converges without waiting out the documented
-/// secondary limits (the chaos knobs add their own secondary-limit answers).
+/// limits (the chaos knobs add their own secondary-limit answers). The primary limit is raised
+/// too: a 500-repo cold start needs more than a PAT's 5,000 requests an hour, so against real
+/// GitHub it is paced by the primary limit over more than an hour, which is not what the
+/// fault scenario measures.
 pub fn roomy_github() -> GithubSimSettings {
     GithubSimSettings {
+        primary_limit: 1_000_000,
         content_writes_per_minute: 100_000,
         content_writes_per_hour: 1_000_000,
         points_per_minute: 1_000_000,
