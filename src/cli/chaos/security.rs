@@ -70,8 +70,8 @@ fn leaks_in(bytes: &[u8]) -> u64 {
 async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut gh = roomy_github();
-    gh.latency_ms = 40;
-    let projects = (args.load_secs as usize * 4).max(20);
+    gh.latency_ms = 80;
+    let projects = (args.load_secs as usize * 8).max(24);
     let mut fleet = ChaosFleet::start(projects, 1, gh, args.seed).await?;
     fleet.log_level = "debug".into();
     fleet.write_config()?;
