@@ -35,9 +35,33 @@ fn files(dir: &Path, ext: &str) -> Vec<Vec<u8>> {
 }
 
 const TOKENS: &[&[u8]] = &[
-    b"[", b"]", b"{", b"}", b"\"", b"=", b",", b":", b"\n", b"[[dss]]\n", b"[github]\n",
-    b"{{", b"}}", b"{%", b"%}", b"\\u0000", b"\xff", b"null", b"true", b"1e999", b"-0",
-    b"\"\"\"", b"'''", b"\xc3\xa9", b"../../", b"0x", b"9999999999999999999999",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"\"",
+    b"=",
+    b",",
+    b":",
+    b"\n",
+    b"[[dss]]\n",
+    b"[github]\n",
+    b"{{",
+    b"}}",
+    b"{%",
+    b"%}",
+    b"\\u0000",
+    b"\xff",
+    b"null",
+    b"true",
+    b"1e999",
+    b"-0",
+    b"\"\"\"",
+    b"'''",
+    b"\xc3\xa9",
+    b"../../",
+    b"0x",
+    b"9999999999999999999999",
 ];
 
 fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -116,7 +140,11 @@ fn run_github(input: &[u8]) {
 }
 
 fn fuzz(name: &str, seeds: Vec<Vec<u8>>, f: fn(&[u8]), budget: Duration, seed: u64) -> bool {
-    let seeds = if seeds.is_empty() { vec![Vec::new()] } else { seeds };
+    let seeds = if seeds.is_empty() {
+        vec![Vec::new()]
+    } else {
+        seeds
+    };
     let mut rng = StdRng::seed_from_u64(seed);
     let start = Instant::now();
     let mut n: u64 = 0;
