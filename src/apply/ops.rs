@@ -143,6 +143,23 @@ async fn github_op(
                     Some(r) => r,
                     None => return Err(e),
                 },
+                // The answer was lost (5xx, reset): look before creating again.
+                Err(e @ GhError::Ambiguous { .. }) => match gh.get_repo(owner, name).await? {
+                    Some(r) => r,
+                    None => gh
+                        .create_repo(
+                            owner,
+                            &RepoCreate {
+                                name: name.to_string(),
+                                description: s.description.clone(),
+                                visibility: s.visibility.clone(),
+                            },
+                        )
+                        .await
+                        .inspect_err(|_| {
+                            tracing::warn!(error = %e, "repo creation ambiguous, retry failed");
+                        })?,
+                },
                 Err(e) => return Err(e),
             };
             let current = created.default_branch.unwrap_or_else(|| "main".into());
@@ -207,6 +224,15 @@ async fn github_op(
                     Err(e) if is_status(&e, 409) => {
                         gh.update_variable(owner, name, var, value).await
                     }
+                    // The answer was lost: set it with the idempotent PATCH, create if absent.
+                    Err(GhError::Ambiguous { .. }) => {
+                        match gh.update_variable(owner, name, var, value).await {
+                            Err(e) if is_status(&e, 404) => {
+                                gh.create_variable(owner, name, var, value).await
+                            }
+                            other => other,
+                        }
+                    }
                     other => other,
                 }
             } else {
@@ -258,6 +284,11 @@ async fn create_branch_tolerant(
         Err(e) if is_status(&e, 422) => match gh.get_branch_ref(owner, name, branch).await? {
             Some(_) => Ok(()),
             None => Err(e),
+        },
+        // The answer was lost: look before creating again.
+        Err(GhError::Ambiguous { .. }) => match gh.get_branch_ref(owner, name, branch).await? {
+            Some(_) => Ok(()),
+            None => gh.create_branch(owner, name, branch, sha).await,
         },
         other => other,
     }

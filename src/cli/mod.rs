@@ -3,13 +3,15 @@
 
 mod args;
 mod bench;
+pub mod chaos;
 mod config_check;
 mod daemon_client;
 mod local;
 mod remote;
 
 pub use args::{
-    BenchArgs, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs,
+    BenchArgs, ChaosArgs, ChaosScenario, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs,
+    ReconcileArgs,
 };
 
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
+        Command::Chaos(args) => chaos::run(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
         Command::Bench(args) => bench::run(&args, out).await,
     }

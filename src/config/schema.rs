@@ -127,6 +127,12 @@ pub struct DssNodeConfig {
     /// each time they change.
     #[serde(default = "default_true")]
     pub mirror_plugins: bool,
+    /// Suspicious-drop rule: when a listing has lost more than this fraction of the projects
+    /// of the last accepted listing (0.5 = half), the node counts as *unknown* for removals
+    /// (nothing is archived or deleted, `/readyz` and the metrics show it) until the listing
+    /// recovers or the drop is accepted by raising this to 1.0 (off) for one run.
+    #[serde(default = "default_max_listing_drop")]
+    pub max_listing_drop: f64,
 }
 
 /// How the DSS side of a project is linked to its repo.
@@ -199,6 +205,10 @@ pub struct DssOverrides {
     pub visibility_field: String,
     /// Custom field holding the number of required approving reviews (0–6).
     pub required_reviews_field: String,
+}
+
+fn default_max_listing_drop() -> f64 {
+    0.5
 }
 
 fn default_api_prefix() -> String {

@@ -253,6 +253,33 @@ impl Engine {
         }
     }
 
+    /// The suspicious-drop rule: `Some(reason)` when node's listing of `listed` projects lost
+    /// more than `max_listing_drop` of the last accepted listing (kept in the store's meta).
+    fn suspicious_drop(&self, node: &str, listed: usize) -> Option<String> {
+        let max_drop = self
+            .config
+            .raw
+            .dss
+            .iter()
+            .find(|n| n.name == node)
+            .map(|n| n.max_listing_drop)?;
+        if max_drop >= 1.0 {
+            return None;
+        }
+        let prev: usize = self
+            .store
+            .meta_get(&listed_key(node))
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())?;
+        let floor = (prev as f64 * (1.0 - max_drop.max(0.0))).ceil() as usize;
+        (listed < floor).then(|| {
+            format!(
+                "DSS node {node}: GET /projects/ listed {listed} projects, down from {prev} (more than dss.max_listing_drop = {max_drop} lost at once); treated as unknown for removals"
+            )
+        })
+    }
+
     /// Runs one reconcile.
     pub async fn run(&self, opts: RunOptions) -> RunReport {
         let started = Instant::now();
@@ -281,9 +308,44 @@ impl Engine {
         for inv in &inventories {
             match &inv.outcome {
                 Discovery::Known {
-                    projects, plugins, ..
+                    projects,
+                    plugins,
+                    listed,
+                } if self.suspicious_drop(&inv.node, *listed).is_some() => {
+                    // Suspicious-drop rule: creates and updates go on, removals are blocked.
+                    let reason = self.suspicious_drop(&inv.node, *listed).unwrap_or_default();
+                    tracing::warn!(node = %inv.node, %reason, "DSS listing dropped suspiciously");
+                    plan.unknown_nodes.push(Blocked {
+                        repo: inv.node.clone(),
+                        reason: reason.clone(),
+                    });
+                    if let Some(h) = &self.health {
+                        h.set(&inv.node, Err(reason));
+                    }
+                    if let Some(m) = &self.metrics {
+                        m.discovery_up.with_label_values(&[&inv.node]).set(0);
+                        m.discovery_errors
+                            .with_label_values(&[&inv.node, "suspicious_drop"])
+                            .inc();
+                        m.projects_discovered
+                            .with_label_values(&[&inv.node, "project"])
+                            .set(projects.len() as i64);
+                        m.projects_discovered
+                            .with_label_values(&[&inv.node, "plugin"])
+                            .set(plugins.len() as i64);
+                    }
+                }
+                Discovery::Known {
+                    projects,
+                    plugins,
+                    listed,
                 } => {
                     known_nodes.insert(inv.node.clone());
+                    if !opts.dry_run {
+                        let _ = self
+                            .store
+                            .meta_set(&listed_key(&inv.node), &listed.to_string());
+                    }
                     if let Some(h) = &self.health {
                         h.set(&inv.node, Ok(projects.len() + plugins.len()));
                     }
@@ -638,4 +700,9 @@ impl RunEngine for Engine {
             }
         })
     }
+}
+
+/// The store's meta key of a node's last accepted listing size.
+fn listed_key(node: &str) -> String {
+    format!("dss.listed.{node}")
 }

@@ -195,9 +195,21 @@ async fn list_projects(
     if s.empty_listing {
         return Json(json!([])).into_response();
     }
+    if s.malformed_listing {
+        return (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            "[{\"projectKey\": \"TRUNC",
+        )
+            .into_response();
+    }
+    let keep = match s.partial_listing {
+        Some(f) => (s.projects.len() as f64 * f).floor() as usize,
+        None => s.projects.len(),
+    };
     let items: Vec<Value> = s
         .projects
         .values()
+        .take(keep)
         .filter(|p| wanted.is_empty() || p.tags.iter().any(|t| wanted.contains(&t.as_str())))
         .map(|p| {
             let mut item = wire::project_item(p);

@@ -58,6 +58,10 @@ pub(crate) struct SimState {
     pub empty_listing: bool,
     /// When set, every push answers `success: false` with this output.
     pub push_failure: Option<String>,
+    /// When set, `GET /projects/` lists only this fraction (0.0–1.0) of the projects.
+    pub partial_listing: Option<f64>,
+    /// When on, `GET /projects/` answers 200 with a body that is not valid JSON.
+    pub malformed_listing: bool,
     pub requests: u64,
     pub routes: BTreeMap<String, u64>,
     pub rng: StdRng,
@@ -105,6 +109,8 @@ impl DssSimHandle {
             latency_ms: settings.latency_ms,
             empty_listing: false,
             push_failure: None,
+            partial_listing: None,
+            malformed_listing: false,
             requests: 0,
             routes: BTreeMap::new(),
             rng,
@@ -212,6 +218,17 @@ impl DssSimHandle {
     /// While on, `GET /projects/` answers `[]` although projects exist.
     pub fn set_empty_listing(&self, on: bool) {
         self.lock().empty_listing = on;
+    }
+
+    /// While `Some(f)`, `GET /projects/` lists only the first fraction `f` (0.0–1.0, by key)
+    /// of the projects: a listing that silently lost projects.
+    pub fn set_partial_listing(&self, keep: Option<f64>) {
+        self.lock().partial_listing = keep.map(|f| f.clamp(0.0, 1.0));
+    }
+
+    /// While on, `GET /projects/` answers 200 `application/json` with a truncated, malformed body.
+    pub fn set_malformed_listing(&self, on: bool) {
+        self.lock().malformed_listing = on;
     }
 
     /// Keys of all projects, sorted.

@@ -98,12 +98,13 @@ pub async fn gate(
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
     let path = req.uri().path().to_string();
-    let (latency, outage, inject_error, inject_reset) = {
+    let (latency, outage, inject_error, inject_reset, inject_secondary) = {
         let mut st = shared.lock();
         let s = st.settings.clone();
         let e = s.error_rate > 0.0 && st.rng.gen_bool(s.error_rate.clamp(0.0, 1.0));
         let r = s.reset_rate > 0.0 && st.rng.gen_bool(s.reset_rate.clamp(0.0, 1.0));
-        (s.latency_ms, s.outage, e, r)
+        let sec = s.secondary_rate > 0.0 && st.rng.gen_bool(s.secondary_rate.clamp(0.0, 1.0));
+        (s.latency_ms, s.outage, e, r, sec)
     };
     let mut rec = RequestRecord {
         method: method.to_string(),
@@ -174,6 +175,25 @@ pub async fn gate(
             }
         }
     };
+
+    // The `secondary_rate` knob: a random secondary-limit answer (authenticated API only).
+    if inject_secondary && caller.is_some() && !is_rate_limit {
+        let mut st = shared.lock();
+        let settings = st.settings.clone();
+        let status =
+            StatusCode::from_u16(settings.secondary_status).unwrap_or(StatusCode::FORBIDDEN);
+        let mut resp = json_reply(
+            status,
+            json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID SIM:0000:0000.", "documentation_url": SECONDARY_DOCS}),
+        );
+        if settings.send_retry_after {
+            if let Ok(v) = HeaderValue::from_str(&settings.secondary_retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        st.record.counters.secondary_limited += 1;
+        return finish_record(&mut st.record, rec, resp);
+    }
 
     // Admission against the limits (not for /rate_limit or the token mint).
     let points: u32 = if method == Method::GET || method == Method::HEAD {

@@ -35,6 +35,12 @@ pub struct GithubSimSettings {
     pub reset_rate: f64,
     /// Full outage: every API request gets 503.
     pub outage: bool,
+    /// Fraction (0..1) of authenticated API requests answered, at random, with the
+    /// secondary-limit answer (`secondary_status`, GitHub's body, and `retry-after` when
+    /// `send_retry_after`), as GitHub does under load even below the documented limits.
+    pub secondary_rate: f64,
+    /// The `retry-after` (seconds) of those random secondary-limit answers.
+    pub secondary_retry_after_secs: u64,
     /// Lifetime of installation tokens, in seconds (GitHub: one hour).
     pub installation_token_ttl_secs: u64,
     /// GitHub Apps that may mint installation tokens.
@@ -61,6 +67,8 @@ impl Default for GithubSimSettings {
             error_rate: 0.0,
             reset_rate: 0.0,
             outage: false,
+            secondary_rate: 0.0,
+            secondary_retry_after_secs: 1,
             installation_token_ttl_secs: 3_600,
             apps: Vec::new(),
             log_capacity: 100_000,

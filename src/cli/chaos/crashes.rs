@@ -1,0 +1,153 @@
+//! Crashes: fleetd (a child process) starts a cold start of `--crash-projects` projects and is
+//! SIGKILLed `--kills` times at random points, restarted each time (its startup run resumes).
+//! Then it runs to the end. The fleet must converge, SQLite's `integrity_check` must be ok,
+//! and the simulated GitHub's request log must show no repeated non-idempotent write: no POST
+//! answered 409/422 and exactly one 201 per repo creation.
+
+use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet};
+use super::Figures;
+use crate::cli::args::ChaosArgs;
+use crate::reconcile::RunOptions;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Runs the scenario.
+pub async fn run(args: &ChaosArgs) -> Figures {
+    let mut figs = Figures::new("crashes");
+    if let Err(e) = run_inner(args, &mut figs).await {
+        figs.setup_failed(e);
+    }
+    figs
+}
+
+/// Waits until the daemon has no queued or running run; returns the last run's status.
+pub async fn wait_idle(http: &reqwest::Client, base: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{base}/api/v1/runs")).send().await {
+            if let Ok(v) = r.json::<Value>().await {
+                let runs = v["runs"].as_array().cloned().unwrap_or_default();
+                let busy = runs
+                    .iter()
+                    .any(|r| matches!(r["status"].as_str(), Some("queued") | Some("running")));
+                if !runs.is_empty() && !busy {
+                    return runs
+                        .iter()
+                        .max_by_key(|r| r["id"].as_i64().unwrap_or(0))
+                        .and_then(|r| r["status"].as_str().map(str::to_string));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
+    let bin = fleetd_path(args.fleetd.as_deref())?;
+    let mut gh = roomy_github();
+    gh.latency_ms = 15;
+    let fleet = ChaosFleet::start(args.crash_projects, 1, gh, args.seed).await?;
+    let wanted = fleet.wanted_project_repos();
+    let log = fleet.dir.join("fleetd.log");
+    let http = reqwest::Client::new();
+    let base = fleet.base();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut kill_points = Vec::new();
+    let started = Instant::now();
+    for _ in 0..args.kills {
+        let mut child = fleet.spawn_fleetd(&bin, &log)?;
+        if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
+            kill(&mut child);
+            return Err("fleetd did not come up".into());
+        }
+        super::discovery::trigger(&http, &base).await?;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(50..=700))).await;
+        kill(&mut child); // SIGKILL
+        kill_points.push(fleet.gh.handle.repo_names().len());
+    }
+    // The last start runs to the end.
+    let mut child = fleet.spawn_fleetd(&bin, &log)?;
+    if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
+        kill(&mut child);
+        return Err("fleetd did not come up after the kills".into());
+    }
+    super::discovery::trigger(&http, &base).await?;
+    let last = wait_idle(&http, &base, Duration::from_secs(600)).await;
+    kill(&mut child);
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let during = kill_points.iter().filter(|n| **n < wanted.len()).count();
+    figs.add(
+        "SIGKILLs (during the cold start)",
+        format!("{} ({during})", kill_points.len()),
+        &format!("{}", args.kills),
+        kill_points.len() as u32 == args.kills && during > 0,
+    );
+    figs.add(
+        "repos existing at the kills (min..max)",
+        format!(
+            "{}..{} of {}",
+            kill_points.iter().min().copied().unwrap_or(0),
+            kill_points.iter().max().copied().unwrap_or(0),
+            wanted.len() + 1
+        ),
+        "-",
+        true,
+    );
+    figs.add(
+        "final run after restart",
+        last.clone().unwrap_or_else(|| "did not finish".into()),
+        "succeeded",
+        last.as_deref() == Some("succeeded"),
+    );
+    let plan = fleet
+        .engine()?
+        .run(RunOptions {
+            dry_run: true,
+            ..Default::default()
+        })
+        .await;
+    let pending = plan.plan.step_count() + plan.plan.errors.len();
+    figs.add(
+        "converged (pending steps after)",
+        pending,
+        "0",
+        pending == 0,
+    );
+    let integrity = fleet
+        .store()?
+        .integrity_check()
+        .unwrap_or_else(|e| e.to_string());
+    figs.add(
+        "SQLite integrity_check",
+        &integrity,
+        "ok",
+        integrity == "ok",
+    );
+    let reqs = fleet.gh.handle.requests();
+    let refused = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && (r.status == 409 || r.status == 422))
+        .count();
+    figs.zero("POSTs answered 409/422 (repeated writes)", refused as u64);
+    let creates = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && r.route == "/orgs/{org}/repos" && r.status == 201)
+        .count();
+    let repos = fleet.gh.handle.repo_names().len();
+    figs.add(
+        "repo creations answered 201 / repos",
+        format!("{creates} / {repos}"),
+        "equal",
+        creates == repos && repos >= wanted.len(),
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    figs.zero(
+        "panics in fleetd's log",
+        text.matches("panicked at").count() as u64,
+    );
+    figs.add("wall time", format!("{elapsed:.0}s"), "-", true);
+    Ok(())
+}
