@@ -41,6 +41,13 @@ async fn fifty_projects_and_three_plugins_converge_then_noop() {
         );
         assert_eq!(r.variables.len(), 6, "{n}");
         assert!(r.branches.contains(&"prod".to_string()));
+        // `prod` is cut after the files, so the release workflow runs on pushes to it.
+        let prod = f.gh.handle.branch_files(n, "prod").unwrap();
+        assert!(
+            prod.contains_key(".github/workflows/release.yml"),
+            "{n}: {:?}",
+            prod.keys()
+        );
         let p = &r.protection["prod"];
         assert_eq!(
             p["required_pull_request_reviews"]["required_approving_review_count"],

@@ -86,6 +86,7 @@ pub async fn apply_repo(
         .unwrap_or(("", plan.repo.as_str()));
     let mut blocked: Option<String> = None;
     let mut wrote_secret = false;
+    let mut head: Option<String> = None;
     for step in &plan.steps {
         if let Some(why) = &blocked {
             out.results.push(StepResult {
@@ -104,7 +105,7 @@ pub async fn apply_repo(
             .store
             .journal_start(ctx.run_id, &key, &step.address, step.action.as_str())
             .ok();
-        let res = ops::execute(ctx.gh, ctx.dss, owner, name, spec, step).await;
+        let res = ops::execute(ctx.gh, ctx.dss, owner, name, spec, step, &mut head).await;
         let outcome = match &res {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::Failed(e.to_string()),

@@ -25,6 +25,8 @@ fn is_status(e: &GhError, code: u16) -> bool {
 }
 
 /// Performs one step.
+/// `head` carries the default branch's head commit between the steps of one repo, as the
+/// file writes answer it, so creating a branch after them needs no extra read.
 pub async fn execute(
     gh: &GithubClient,
     dss: &[DssClient],
@@ -32,6 +34,7 @@ pub async fn execute(
     name: &str,
     spec: Option<&RepoSpec>,
     step: &Step,
+    head: &mut Option<String>,
 ) -> Result<(), StepError> {
     match &step.op {
         Op::SetDssRemote {
@@ -66,7 +69,7 @@ pub async fn execute(
                 .await
                 .map_err(StepError::from)
         }
-        other => github_op(gh, owner, name, spec, step, other)
+        other => github_op(gh, owner, name, spec, step, other, head)
             .await
             .map_err(StepError::from),
     }
@@ -122,6 +125,7 @@ async fn github_op(
     spec: Option<&RepoSpec>,
     step: &Step,
     op: &Op,
+    head: &mut Option<String>,
 ) -> Result<(), GhError> {
     match op {
         Op::CreateRepo => {
@@ -181,16 +185,22 @@ async fn github_op(
         Op::ReplaceTopics { topics } => gh.replace_topics(owner, name, topics).await,
         Op::CreateBranch { branch } => {
             let s = need(spec, step)?;
-            let head = gh
-                .get_branch_ref(owner, name, &s.default_branch)
-                .await?
-                .ok_or_else(|| {
-                    GhError::Setup(format!(
-                        "{owner}/{name}: default branch {} does not exist",
-                        s.default_branch
-                    ))
-                })?;
-            create_branch_tolerant(gh, owner, name, branch, &head.object.sha).await
+            let sha = match head.clone() {
+                Some(sha) => sha,
+                None => {
+                    gh.get_branch_ref(owner, name, &s.default_branch)
+                        .await?
+                        .ok_or_else(|| {
+                            GhError::Setup(format!(
+                                "{owner}/{name}: default branch {} does not exist",
+                                s.default_branch
+                            ))
+                        })?
+                        .object
+                        .sha
+                }
+            };
+            create_branch_tolerant(gh, owner, name, branch, &sha).await
         }
         Op::PutFile { path, sha } => {
             let s = need(spec, step)?;
@@ -211,7 +221,11 @@ async fn github_op(
                 },
             )
             .await
-            .map(|_| ())
+            .map(|w| {
+                if w.commit.is_some() {
+                    *head = w.commit;
+                }
+            })
         }
         Op::CreateVariable { name: var } | Op::UpdateVariable { name: var } => {
             let s = need(spec, step)?;

@@ -16,7 +16,7 @@ mod transport;
 pub mod wire;
 
 pub use error::GhError;
-pub use ops::{FileWrite, ProtectionState, RepoCreate};
+pub use ops::{FileWrite, FileWritten, ProtectionState, RepoCreate};
 pub use seal::seal_secret;
 pub use stats::{RequestStats, StatsSnapshot};
 pub use transport::{GithubAuthSecret, GithubClient, GithubOptions};

@@ -23,6 +23,13 @@ pub struct RepoCreate {
     pub visibility: String,
 }
 
+/// What a contents PUT made: the file's blob SHA and the commit's SHA.
+#[derive(Debug, Clone)]
+pub struct FileWritten {
+    pub blob: String,
+    pub commit: Option<String>,
+}
+
 /// A file to write.
 #[derive(Debug, Clone)]
 pub struct FileWrite<'a> {
@@ -252,7 +259,7 @@ impl GithubClient {
         owner: &str,
         repo: &str,
         f: &FileWrite<'_>,
-    ) -> Result<String, GhError> {
+    ) -> Result<FileWritten, GhError> {
         let path = format!(
             "/repos/{}/{}/contents/{}",
             seg(owner),
@@ -278,7 +285,10 @@ impl GithubClient {
             )
             .await?;
         let fc: wire::FileCommit = decode(&r, "PUT", &path)?;
-        Ok(fc.content.map(|c| c.sha).unwrap_or_default())
+        Ok(FileWritten {
+            blob: fc.content.map(|c| c.sha).unwrap_or_default(),
+            commit: fc.commit.map(|c| c.sha),
+        })
     }
 
     async fn list_pages<T: DeserializeOwned, I>(

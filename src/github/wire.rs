@@ -128,6 +128,9 @@ pub struct VariableList {
 pub struct FileCommit {
     /// The file written.
     pub content: Option<FileContent>,
+    /// The commit made.
+    #[serde(default)]
+    pub commit: Option<GitObject>,
 }
 
 /// A file's identity after a write.

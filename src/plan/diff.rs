@@ -289,19 +289,6 @@ pub fn plan_repo(
         }
     }
 
-    // Branches.
-    for br in &spec.branches {
-        let state = obs.branches.get(br);
-        if new_repo || matches!(state, None | Some(BranchState::Missing)) {
-            b.missing(
-                "branch",
-                format!("branch:{full}/{br}"),
-                Op::CreateBranch { branch: br.clone() },
-                format!("from {}", spec.default_branch),
-            );
-        }
-    }
-
     // Files.
     for (path, f) in &spec.files {
         let addr = format!("file:{full}/{path}");
@@ -334,6 +321,19 @@ pub fn plan_repo(
                 format!("blob {} → {}", short(sha), short(&f.blob_sha)),
             ),
             Some(_) => {}
+        }
+    }
+
+    // Branches, created after the files so they hold the workflows.
+    for br in &spec.branches {
+        let state = obs.branches.get(br);
+        if new_repo || matches!(state, None | Some(BranchState::Missing)) {
+            b.missing(
+                "branch",
+                format!("branch:{full}/{br}"),
+                Op::CreateBranch { branch: br.clone() },
+                format!("from {} (after its files)", spec.default_branch),
+            );
         }
     }
 

@@ -382,6 +382,7 @@ impl Engine {
             }
         }
         let mut srcs = sources::sources(cfg, &inventories);
+        drop(inventories);
         let partial = !opts.projects.is_empty();
         if partial {
             srcs.retain(|s| opts.projects.iter().any(|p| p == &s.key));
@@ -498,13 +499,15 @@ impl Engine {
         {
             let ctx = &ctx;
             let fp_key = &fp_key;
-            let futs: Vec<_> = named
-                .into_iter()
-                .map(|(src, _)| {
-                    self.process_one(ctx, src, fp_key, mode, opts.dry_run, opts.cancel.clone())
+            // Futures are made as the stream pulls them, so only `concurrency` repos (and
+            // their futures) exist at a time.
+            let dry_run = opts.dry_run;
+            let cancel = opts.cancel.clone();
+            let mut stream = futures::stream::iter(named)
+                .map(move |(src, _)| {
+                    self.process_one(ctx, src, fp_key, mode, dry_run, cancel.clone())
                 })
-                .collect();
-            let mut stream = futures::stream::iter(futs).buffer_unordered(concurrency);
+                .buffer_unordered(concurrency);
             let mut done = 0;
             while let Some(out) = stream.next().await {
                 done += 1;

@@ -145,6 +145,29 @@ impl GithubSimHandle {
     pub fn repo_names(&self) -> Vec<String> {
         self.shared.lock().repo_names()
     }
+    /// The files of a branch (path → content), `None` if the repo or branch does not exist.
+    pub fn branch_files(
+        &self,
+        full_name: &str,
+        branch: &str,
+    ) -> Option<std::collections::BTreeMap<String, Vec<u8>>> {
+        let st = self.shared.lock();
+        let (o, n) = full_name.split_once('/')?;
+        let r = st.repo(o, n)?;
+        let files = r.branch_files(Some(branch))?;
+        Some(
+            files
+                .iter()
+                .map(|(p, sha)| {
+                    (
+                        p.clone(),
+                        r.objects.blobs.get(sha).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// The unsealed value of an Actions secret.
     pub fn secret_value(&self, full_name: &str, secret: &str) -> Option<String> {
         self.repo(full_name)
