@@ -209,23 +209,45 @@ async fn github_op(
                 .get(path)
                 .ok_or_else(|| GhError::Setup(format!("{}: file not in the spec", step.address)))?;
             let message = format!("fleetsync: update {path}");
-            gh.put_file(
-                owner,
-                name,
-                &FileWrite {
-                    path,
-                    content: &f.content,
-                    sha: sha.as_deref(),
-                    branch: &s.default_branch,
-                    message: &message,
-                },
-            )
-            .await
-            .map(|w| {
-                if w.commit.is_some() {
-                    *head = w.commit;
+            let write = |sha: Option<String>| {
+                let message = message.clone();
+                async move {
+                    gh.put_file(
+                        owner,
+                        name,
+                        &FileWrite {
+                            path,
+                            content: &f.content,
+                            sha: sha.as_deref(),
+                            branch: &s.default_branch,
+                            message: &message,
+                        },
+                    )
+                    .await
                 }
-            })
+            };
+            let written = match write(sha.clone()).await {
+                // A create answered "sha wasn't supplied": the file exists — typically our own
+                // write whose answer was lost and that the client retried. Look at it: done if
+                // it holds the content, else update it with its sha.
+                Err(e) if sha.is_none() && is_status(&e, 422) && e.to_string().contains("sha") => {
+                    let current = gh
+                        .get_tree(owner, name, &s.default_branch)
+                        .await?
+                        .and_then(|t| t.tree.into_iter().find(|x| x.path == *path))
+                        .map(|x| x.sha);
+                    match current {
+                        Some(c) if c == f.blob_sha => return Ok(()),
+                        Some(c) => write(Some(c)).await?,
+                        None => return Err(e),
+                    }
+                }
+                other => other?,
+            };
+            if written.commit.is_some() {
+                *head = written.commit;
+            }
+            Ok(())
         }
         Op::CreateVariable { name: var } | Op::UpdateVariable { name: var } => {
             let s = need(spec, step)?;

@@ -192,7 +192,15 @@ impl GithubClient {
         conditional: bool,
     ) -> Result<Resp, GhError> {
         let write = method != Method::GET && method != Method::HEAD;
-        let idempotent = method != Method::POST;
+        // Git Data objects are content-addressed: creating a blob, tree or commit twice does
+        // no harm (a commit made twice is left unreferenced), so those POSTs may be retried.
+        let idempotent = method != Method::POST
+            || matches!(
+                route,
+                "/repos/{owner}/{repo}/git/blobs"
+                    | "/repos/{owner}/{repo}/git/trees"
+                    | "/repos/{owner}/{repo}/git/commits"
+            );
         let m = method.as_str().to_string();
         let cached = if conditional && !write {
             self.store

@@ -72,6 +72,8 @@ pub struct RunReport {
 
 /// What became of one repo in a run.
 struct RepoOutcome {
+    /// The source again when a step failed, for the run's second pass.
+    retry: Option<crate::desired::SourceObject>,
     plan: Option<RepoPlan>,
     result: Option<RepoResult>,
     error: Option<Blocked>,
@@ -82,6 +84,7 @@ struct RepoOutcome {
 impl RepoOutcome {
     fn failed(repo: String, reason: String) -> Self {
         RepoOutcome {
+            retry: None,
             plan: None,
             result: None,
             error: Some(Blocked { repo, reason }),
@@ -91,6 +94,7 @@ impl RepoOutcome {
     }
     fn planned(p: RepoPlan) -> Self {
         RepoOutcome {
+            retry: None,
             plan: Some(p),
             result: None,
             error: None,
@@ -204,7 +208,6 @@ impl Engine {
             Ok(s) => s,
             Err(reason) => return RepoOutcome::failed(label, reason),
         };
-        drop(src);
         let full = spec.full_name();
         let last = self.last_applied(&full);
         let mut obs = match observe(&self.gh, &spec).await {
@@ -244,7 +247,9 @@ impl Engine {
                 record_error = Some(e.to_string());
             }
         }
+        let retry = result.as_ref().filter(|r| r.failed()).map(|_| src);
         RepoOutcome {
+            retry,
             plan: Some(p),
             result,
             error: None,
@@ -494,6 +499,7 @@ impl Engine {
         };
         progress("repos", 0, total, &counts);
         let mut results: Vec<RepoResult> = Vec::new();
+        let mut retry: Vec<crate::desired::SourceObject> = Vec::new();
         let mut interrupted = false;
         let mut record_error = None;
         {
@@ -534,7 +540,40 @@ impl Engine {
                     self.count_steps(&r, &mut counts);
                     results.push(r);
                 }
+                retry.extend(out.retry);
                 progress("repos", done, total, &counts);
+            }
+        }
+        // Second pass: repos with a failed step (a 5xx, a lost answer, a rate-limit wait that
+        // ran out) are observed and applied once more after a pause, so a transient fault
+        // does not wait for the next scheduled run.
+        let cancelled = || opts.cancel.as_ref().is_some_and(|c| *c.borrow());
+        if !retry.is_empty() && !opts.dry_run && !interrupted && !cancelled() {
+            tracing::info!(repos = retry.len(), "retrying repos with failed steps");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let ctx = &ctx;
+            let fp_key = &fp_key;
+            let cancel = opts.cancel.clone();
+            let mut stream = futures::stream::iter(retry)
+                .map(move |src| self.process_one(ctx, src, fp_key, mode, false, cancel.clone()))
+                .buffer_unordered(concurrency);
+            while let Some(out) = stream.next().await {
+                if let Some(e) = out.error {
+                    plan.errors.push(e);
+                }
+                interrupted |= out.interrupted;
+                if out.record_error.is_some() {
+                    record_error = out.record_error;
+                }
+                let repo = out.plan.as_ref().map(|p| p.repo.clone());
+                if let Some(repo) = repo {
+                    // The second pass's outcome is the repo's outcome.
+                    results.retain(|r| r.repo != repo);
+                }
+                if let Some(r) = out.result {
+                    self.count_steps(&r, &mut counts);
+                    results.push(r);
+                }
             }
         }
         plan.repos.sort_by(|a, b| a.repo.cmp(&b.repo));
@@ -579,11 +618,12 @@ impl Engine {
         if let Some(m) = &self.metrics {
             m.observe_github(self.gh.stats());
         }
-        let failed_steps: u64 = counts
+        // Failed steps of the repos' final outcomes (after the second pass).
+        let failed_steps: u64 = results
             .iter()
-            .filter(|(k, _)| k.ends_with("/failed"))
-            .map(|(_, v)| *v)
-            .sum();
+            .flat_map(|r| r.results.iter())
+            .filter(|s| matches!(s.outcome, crate::apply::Outcome::Failed(_)))
+            .count() as u64;
         let all_unknown = !cfg.raw.dss.is_empty() && known_nodes.is_empty();
         let status = if interrupted {
             "interrupted"

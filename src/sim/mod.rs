@@ -4,6 +4,7 @@
 //! client code in `crate::dss` and `crate::github`, so that a shared mistake stays visible.
 
 pub mod dss;
+pub mod fleet_config;
 pub mod github;
 pub mod settings;
 

@@ -159,34 +159,7 @@ api_url = "{gh}"
 owner = "acme"
 auth = {{ pat = {{ file = "gh-token" }} }}
 
-[repo]
-branches = ["prod"]
-topics = ["dataiku", "gitops"]
-
-[repo.files]
-".github/workflows/pr.yml" = {{ template = "pr.yml" }}
-".github/workflows/release.yml" = {{ template = "release.yml" }}
-
-[repo.variables]
-DATAIKU_INSTANCE_DEV_URL = "{dss}"
-DATAIKU_INSTANCE_STAGING_URL = "https://dss-staging.example.com"
-DATAIKU_INSTANCE_PROD_URL = "https://dss-prod.example.com"
-DATAIKU_PROJECT_KEY = "{{{{ key }}}}"
-DATAIKU_INFRA_ID_STAGING = "staging-automation"
-DATAIKU_INFRA_ID_PROD = "prod-automation"
-
-[repo.secrets]
-DATAIKU_INSTANCE_DEV_CI_API_TOKEN = {{ file = "dev-token" }}
-DATAIKU_INSTANCE_STAGING_CI_API_TOKEN = {{ file = "staging-token" }}
-DATAIKU_INSTANCE_PROD_CI_API_TOKEN = {{ file = "prod-token" }}
-CLIENT_CERTIFICATE = {{ file = "client-cert" }}
-
-[repo.protection.prod]
-required_approving_review_count = 1
-dismiss_stale_reviews = true
-required_status_checks = ["dataiku-gitops"]
-enforce_admins = true
-
+{repo_tables}
 [pacing]
 concurrency = {concurrency}
 max_in_flight = {max_in_flight}
@@ -196,6 +169,7 @@ writes_per_hour = {wph}
             port = self.listen_port,
             dss = self.dss.url,
             gh = self.gh.url,
+            repo_tables = crate::sim::fleet_config::repo_tables(&self.dss.url, ""),
             concurrency = p.concurrency,
             max_in_flight = p.max_in_flight,
             wpm = p.writes_per_minute,

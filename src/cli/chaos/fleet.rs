@@ -184,34 +184,7 @@ owner = "acme"
 auth = {{ pat = {{ file = "gh-token" }} }}
 {github_extra}
 
-[repo]
-branches = ["prod"]
-topics = ["dataiku", "gitops"]
-
-[repo.files]
-".github/workflows/pr.yml" = {{ template = "templates/pr.yml" }}
-".github/workflows/release.yml" = {{ template = "templates/release.yml" }}
-
-[repo.variables]
-DATAIKU_INSTANCE_DEV_URL = "{dss}"
-DATAIKU_INSTANCE_STAGING_URL = "https://dss-staging.example.com"
-DATAIKU_INSTANCE_PROD_URL = "https://dss-prod.example.com"
-DATAIKU_PROJECT_KEY = "{{{{ key }}}}"
-DATAIKU_INFRA_ID_STAGING = "staging-automation"
-DATAIKU_INFRA_ID_PROD = "prod-automation"
-
-[repo.secrets]
-DATAIKU_INSTANCE_DEV_CI_API_TOKEN = {{ file = "dev-token" }}
-DATAIKU_INSTANCE_STAGING_CI_API_TOKEN = {{ file = "staging-token" }}
-DATAIKU_INSTANCE_PROD_CI_API_TOKEN = {{ file = "prod-token" }}
-CLIENT_CERTIFICATE = {{ file = "client-cert" }}
-
-[repo.protection.prod]
-required_approving_review_count = 1
-dismiss_stale_reviews = true
-required_status_checks = ["dataiku-gitops"]
-enforce_admins = true
-
+{repo_tables}
 [pacing]
 concurrency = 8
 max_in_flight = 16
@@ -223,6 +196,7 @@ request_timeout = "10s"
             log_level = self.log_level,
             dss = self.dss.url,
             gh = self.gh.url,
+            repo_tables = crate::sim::fleet_config::repo_tables(&self.dss.url, "templates"),
             dss_extra = self.dss_extra,
             github_extra = self.github_extra,
         )
