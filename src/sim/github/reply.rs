@@ -161,6 +161,23 @@ pub fn paginate(
     (page_items, link)
 }
 
+/// One page of a counted list (`{"total_count": n, "<key>": [...]}`) with its `Link` header,
+/// as the secrets, variables and environments lists answer.
+pub fn counted_page(
+    items: Vec<Value>,
+    key: &str,
+    pq: PageQuery,
+    base_url: &str,
+    path: &str,
+) -> Response {
+    let total = items.len();
+    let (page, link) = paginate(items, pq, base_url, path);
+    let mut body = serde_json::Map::new();
+    body.insert("total_count".into(), Value::from(total));
+    body.insert(key.into(), Value::Array(page));
+    json_with_link(StatusCode::OK, Value::Object(body), link)
+}
+
 /// A JSON reply with an optional `Link` header.
 pub fn json_with_link(status: StatusCode, v: Value, link: Option<HeaderValue>) -> Response {
     let mut r = json_reply(status, v);

@@ -3,7 +3,7 @@
 //! (`per_page` ≤ 30, 409 on a duplicate name).
 
 use super::reply::*;
-use super::routes_repos::writable;
+use super::routes_repos::writable_repo;
 use super::state::{SecretRec, VarRec};
 use super::Shared;
 use axum::body::Bytes;
@@ -85,15 +85,9 @@ async fn list_secrets(
         return not_found();
     };
     let items: Vec<Value> = r.secrets.iter().map(|(n, s)| secret_json(n, s)).collect();
-    let total = items.len();
     let pq = PageQuery::from_query(&q, 30, 100);
     let path = format!("/repos/{}/actions/secrets", r.full_name());
-    let (page, link) = paginate(items, pq, &shared.base_url, &path);
-    json_with_link(
-        StatusCode::OK,
-        json!({"total_count": total, "secrets": page}),
-        link,
-    )
+    counted_page(items, "secrets", pq, &shared.base_url, &path)
 }
 
 async fn get_secret(
@@ -137,12 +131,10 @@ async fn put_secret(
         );
     }
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     if key_id != r.key_id {
         return validation(
             "Bad request - key_id does not match the repository public key",
@@ -186,12 +178,10 @@ async fn delete_secret(
     Path((owner, repo, name)): Path<(String, String, String)>,
 ) -> Response {
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     match r.secrets.remove(&name.to_ascii_uppercase()) {
         Some(_) => empty(StatusCode::NO_CONTENT),
         None => not_found(),
@@ -212,15 +202,9 @@ async fn list_variables(
         return not_found();
     };
     let items: Vec<Value> = r.variables.iter().map(|(n, v)| var_json(n, v)).collect();
-    let total = items.len();
     let pq = PageQuery::from_query(&q, 10, 30);
     let path = format!("/repos/{}/actions/variables", r.full_name());
-    let (page, link) = paginate(items, pq, &shared.base_url, &path);
-    json_with_link(
-        StatusCode::OK,
-        json!({"total_count": total, "variables": page}),
-        link,
-    )
+    counted_page(items, "variables", pq, &shared.base_url, &path)
 }
 
 async fn create_variable(
@@ -240,12 +224,10 @@ async fn create_variable(
         return validation("Invalid request.\n\nInvalid name for a variable.", vec![]);
     }
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     let upper = name.to_ascii_uppercase();
     if r.variables.contains_key(&upper) {
         return error(
@@ -294,12 +276,10 @@ async fn update_variable(
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     let upper = name.to_ascii_uppercase();
     let Some(mut rec) = r.variables.remove(&upper) else {
         return not_found();
@@ -318,12 +298,10 @@ async fn delete_variable(
     Path((owner, repo, name)): Path<(String, String, String)>,
 ) -> Response {
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     match r.variables.remove(&name.to_ascii_uppercase()) {
         Some(_) => empty(StatusCode::NO_CONTENT),
         None => not_found(),

@@ -4,7 +4,7 @@
 
 use super::gate::CallerExt;
 use super::reply::*;
-use super::routes_repos::writable;
+use super::routes_repos::{writable, writable_repo};
 use super::state::Repo;
 use super::Shared;
 use axum::body::Bytes;
@@ -342,12 +342,10 @@ async fn create_ref(
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     if r.refs.is_empty() {
         return error(StatusCode::CONFLICT, "Git Repository is empty.");
     }

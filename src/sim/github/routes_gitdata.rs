@@ -3,7 +3,7 @@
 //! one commit.
 
 use super::reply::*;
-use super::routes_repos::writable;
+use super::routes_repos::writable_repo;
 use super::state::Repo;
 use super::Shared;
 use axum::body::Bytes;
@@ -65,12 +65,10 @@ async fn create_blob(
         other => return invalid("encoding", &format!("\"{other}\" is not utf-8 or base64")),
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     let sha = r.objects.put_blob(&bytes);
     let url = format!(
         "{}/repos/{}/git/blobs/{sha}",
@@ -99,12 +97,10 @@ async fn create_tree(
         Err(r) => return r,
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     let mut files = match &base {
         Some(b) if r.objects.trees.contains_key(b) => flat_files(r, b),
         Some(_) => return validation("base_tree is not a valid tree", vec![]),
@@ -179,12 +175,10 @@ async fn create_commit(
         Some(_) => return invalid("parents", "is not an array"),
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     if !r.objects.trees.contains_key(&tree) {
         return validation("Tree SHA does not exist", vec![]);
     }
@@ -252,12 +246,10 @@ async fn update_ref(
         Err(r) => return r,
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     let Some(current) = r.refs.get(&branch).cloned() else {
         return validation("Reference does not exist", vec![]);
     };

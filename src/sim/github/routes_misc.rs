@@ -140,19 +140,9 @@ async fn list_envs(
         .values()
         .map(|e| env_json(&shared.base_url, &full, e))
         .collect();
-    let total = items.len();
     let pq = PageQuery::from_query(&q, 30, 100);
-    let (page, link) = paginate(
-        items,
-        pq,
-        &shared.base_url,
-        &format!("/repos/{full}/environments"),
-    );
-    json_with_link(
-        StatusCode::OK,
-        json!({"total_count": total, "environments": page}),
-        link,
-    )
+    let path = format!("/repos/{full}/environments");
+    counted_page(items, "environments", pq, &shared.base_url, &path)
 }
 
 async fn get_env(

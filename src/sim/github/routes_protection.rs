@@ -2,7 +2,7 @@
 //! GET response shape out (each setting an object, e.g. `enforce_admins: {url, enabled}`).
 
 use super::reply::*;
-use super::routes_repos::writable;
+use super::routes_repos::writable_repo;
 use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -44,12 +44,10 @@ async fn delete_protection(
     Path((owner, repo, branch)): Path<(String, String, String)>,
 ) -> Response {
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     match r.protection.remove(&branch) {
         Some(_) => empty(StatusCode::NO_CONTENT),
         None => error(StatusCode::NOT_FOUND, "Branch not protected"),
@@ -234,12 +232,10 @@ async fn put_protection(
         );
     }
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     if !r.refs.contains_key(&branch) {
         return error(StatusCode::NOT_FOUND, "Branch not found");
     }

@@ -102,6 +102,17 @@ pub fn writable(r: &Repo) -> Result<(), Response> {
     }
 }
 
+/// The repo, for a write: 404 when it does not exist, 403 when it is archived.
+pub fn writable_repo<'a>(
+    st: &'a mut SimState,
+    owner: &str,
+    repo: &str,
+) -> Result<&'a mut Repo, Response> {
+    let r = st.repo_mut(owner, repo).ok_or_else(not_found)?;
+    writable(r)?;
+    Ok(r)
+}
+
 fn valid_repo_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
@@ -457,12 +468,10 @@ async fn put_topics(
         }
     }
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
+    let r = match writable_repo(&mut st, &owner, &repo) {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
     r.topics = topics;
     r.updated_at = chrono::Utc::now();
     json_reply(StatusCode::OK, json!({"names": r.topics}))
