@@ -531,14 +531,12 @@ pub fn plan_repo(
             Some(Some(url)) => {
                 let what = format!("remote {} points at {url}", l.remote_name);
                 if l.overwrite {
+                    let remote_fp = fp(&remote_addr);
                     b.differs(
                         Action::Update,
                         "dss-remote",
                         remote_addr,
-                        &fp(&format!(
-                            "dss-remote:{}/{}/{}",
-                            l.node, l.key, l.remote_name
-                        )),
+                        &remote_fp,
                         format!("{what} (changed in DSS)"),
                         what,
                         set,

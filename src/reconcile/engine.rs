@@ -311,14 +311,18 @@ impl Engine {
         let mut known_nodes = BTreeSet::new();
         let mut plan = Plan::default();
         for inv in &inventories {
-            match &inv.outcome {
-                Discovery::Known {
-                    projects,
-                    plugins,
-                    listed,
-                } if self.suspicious_drop(&inv.node, *listed).is_some() => {
+            let dropped = match &inv.outcome {
+                Discovery::Known { listed, .. } => self.suspicious_drop(&inv.node, *listed),
+                Discovery::Unknown { .. } => None,
+            };
+            match (&inv.outcome, dropped) {
+                (
+                    Discovery::Known {
+                        projects, plugins, ..
+                    },
+                    Some(reason),
+                ) => {
                     // Suspicious-drop rule: creates and updates go on, removals are blocked.
-                    let reason = self.suspicious_drop(&inv.node, *listed).unwrap_or_default();
                     tracing::warn!(node = %inv.node, %reason, "DSS listing dropped suspiciously");
                     plan.unknown_nodes.push(Blocked {
                         repo: inv.node.clone(),
@@ -340,11 +344,14 @@ impl Engine {
                             .set(plugins.len() as i64);
                     }
                 }
-                Discovery::Known {
-                    projects,
-                    plugins,
-                    listed,
-                } => {
+                (
+                    Discovery::Known {
+                        projects,
+                        plugins,
+                        listed,
+                    },
+                    None,
+                ) => {
                     known_nodes.insert(inv.node.clone());
                     if !opts.dry_run {
                         let _ = self
@@ -364,7 +371,7 @@ impl Engine {
                             .set(plugins.len() as i64);
                     }
                 }
-                Discovery::Unknown { reason } => {
+                (Discovery::Unknown { reason }, _) => {
                     plan.unknown_nodes.push(Blocked {
                         repo: inv.node.clone(),
                         reason: reason.clone(),
