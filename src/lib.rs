@@ -2,7 +2,8 @@
 //! Dataiku DSS design node.
 //!
 //! One module per pipeline stage (discover → desire → observe → plan → guard → apply → record),
-//! plus the store, the daemon pieces and the simulator used by tests, benchmarks and `--dev`.
+//! plus the store and the daemon pieces. The simulator is its own crate (`fleetsync-sim`); with
+//! the default-on `dev` feature, [`dev_sim`] starts it for `fleetd --dev` and `fleetctl sim`.
 
 pub mod api;
 pub mod apply;
@@ -10,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod desired;
+#[cfg(feature = "dev")]
+pub mod dev_sim;
 pub mod dss;
 pub mod github;
 pub mod guard;
@@ -17,5 +20,4 @@ pub mod metrics;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;
-pub mod sim;
 pub mod store;

@@ -4,7 +4,7 @@
 
 use fleetsync::config::{load_str, Config, SecretValue};
 use fleetsync::dss::{discover, Discovery, DssClient, DssError};
-use fleetsync::sim::dss::{start, DssSimSettings, RunningDssSim};
+use fleetsync_sim::dss::{start, DssSimSettings, RunningDssSim};
 use std::path::Path;
 
 const KEY: &str = "canary-key-5d1e7c";

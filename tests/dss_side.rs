@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use fleetsync::plan::render_text;
-use fleetsync::sim::dss::{self, DssSimSettings};
+use fleetsync_sim::dss::{self, DssSimSettings};
 
 fn managed_keys(f: &Fleet) -> Vec<String> {
     f.dss

@@ -4,8 +4,8 @@
 
 use fleetsync::config::SecretValue;
 use fleetsync::github::{FileWrite, GithubAuthSecret, GithubClient, GithubOptions, RepoCreate};
-use fleetsync::sim::github::{self, GithubSimSettings, SimApp, SimToken};
 use fleetsync::store::Store;
+use fleetsync_sim::github::{self, GithubSimSettings, SimApp, SimToken};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "ghp_clientTests";

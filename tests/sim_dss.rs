@@ -2,7 +2,7 @@
 //! API prefixes, the three auth forms, DSS headers and error JSON, git remotes with a body that
 //! has no Content-Type, tag filtering, plugin archives, faults and the admin API.
 
-use fleetsync::sim::dss::{start, DssSimSettings, RunningDssSim};
+use fleetsync_sim::dss::{start, DssSimSettings, RunningDssSim};
 use serde_json::Value;
 
 const KEY: &str = "sim-test-key";

@@ -3,7 +3,7 @@
 //! free 304s, secondary limits, workflow permission, App installation tokens.
 
 use base64::Engine;
-use fleetsync::sim::github::{self, GithubSimSettings, RunningGithubSim, SimApp, SimToken};
+use fleetsync_sim::github::{self, GithubSimSettings, RunningGithubSim, SimApp, SimToken};
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 
@@ -107,7 +107,7 @@ async fn put_file_twice_without_and_with_sha() {
         .unwrap();
     let sha1 = created.content.sha.clone();
     // The blob SHA is git's: sha1("blob <len>\0" + bytes).
-    assert_eq!(sha1, fleetsync::sim::github::blob_sha(b"print('v1')\n"));
+    assert_eq!(sha1, fleetsync_sim::github::blob_sha(b"print('v1')\n"));
     // Again without sha: 422.
     let err = repos
         .create_file("tests.py", "again", "print('v2')\n")

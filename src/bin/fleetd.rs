@@ -44,6 +44,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    #[cfg(not(feature = "dev"))]
+    if args.dev {
+        return fail("--dev: this fleetd was built without the simulator (cargo feature `dev`)");
+    }
     let config_path = match (&args.config, args.dev) {
         (Some(p), _) => p.clone(),
         (None, true) => match daemon::dev::materialize(std::path::Path::new(".fleetsync-dev")) {
@@ -65,8 +69,9 @@ async fn main() -> ExitCode {
         tracing::warn!("{w}");
     }
 
+    #[cfg(feature = "dev")]
     let _sim = if args.dev {
-        match fleetsync::sim::start_for_config(&config).await {
+        match fleetsync::dev_sim::start_for_config(&config).await {
             Ok(sim) => {
                 println!("fleetd --dev: simulated DSS    {}", sim.dss.url);
                 println!("fleetd --dev: simulated GitHub {}", sim.github.url);

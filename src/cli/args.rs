@@ -81,6 +81,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Runs the reliability and security scenarios (faults, crashes, discovery failures,
     /// security) against the simulator and prints the figures.
+    #[cfg(feature = "dev")]
     Chaos(ChaosArgs),
     /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
     Sim {
@@ -95,6 +96,7 @@ pub enum Command {
     },
     /// Measures fleetsync against the simulator: cold start, no-op, per-resource baseline,
     /// one new project, memory at scale (see the README's Performance section).
+    #[cfg(feature = "dev")]
     Bench(BenchArgs),
 }
 

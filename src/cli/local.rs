@@ -204,14 +204,22 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     }
 }
 
+/// `fleetctl sim` in a build without the simulator (no `dev` feature).
+#[cfg(not(feature = "dev"))]
+pub async fn sim(_config: &Path) -> ExitCode {
+    eprintln!("error: this fleetctl was built without the simulator (cargo feature `dev`)");
+    ExitCode::from(EXIT_USAGE)
+}
+
 /// `fleetctl sim`.
+#[cfg(feature = "dev")]
 pub async fn sim(config: &Path) -> ExitCode {
     init_logs();
     let config = match load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let sim = match crate::sim::start_for_config(&config).await {
+    let sim = match crate::dev_sim::start_for_config(&config).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,7 +2,9 @@
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
 mod args;
+#[cfg(feature = "dev")]
 mod bench;
+#[cfg(feature = "dev")]
 pub mod chaos;
 mod config_check;
 mod daemon_client;
@@ -36,8 +38,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
+        #[cfg(feature = "dev")]
         Command::Chaos(args) => chaos::run(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
+        #[cfg(feature = "dev")]
         Command::Bench(args) => bench::run(&args, out).await,
     }
 }

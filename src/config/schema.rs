@@ -29,8 +29,13 @@ pub struct RawConfig {
     #[serde(default)]
     pub pacing: PacingConfig,
     /// Knobs of the built-in simulator (only read by `fleetd --dev` and `fleetctl sim`).
+    #[cfg(feature = "dev")]
     #[serde(default)]
-    pub sim: Option<crate::sim::SimSettings>,
+    pub sim: Option<fleetsync_sim::SimSettings>,
+    /// A build without the simulator (no `dev` feature) accepts the table and never reads it.
+    #[cfg(not(feature = "dev"))]
+    #[serde(default)]
+    pub sim: Option<toml::Table>,
 }
 
 /// `[daemon]`

@@ -1,6 +1,6 @@
 //! The DSS side of discovery: a client of the DSS public API (`client`), its typed errors
 //! (`error`), the inventory types (`types`) and the discovery of one node (`discover`).
-//! Written from `shared/reference/dss-public-api.md`, independently of `crate::sim::dss`.
+//! Written from `shared/reference/dss-public-api.md`, independently of `fleetsync_sim::dss`.
 
 mod client;
 mod discover;

@@ -4,9 +4,9 @@
 
 use fleetsync::config::{load, Config};
 use fleetsync::reconcile::{Engine, RunOptions, RunReport};
-use fleetsync::sim::dss::{self, DssSimSettings, RunningDssSim};
-use fleetsync::sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use fleetsync::store::Store;
+use fleetsync_sim::dss::{self, DssSimSettings, RunningDssSim};
+use fleetsync_sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -129,7 +129,7 @@ writes_per_hour = 1000000
             dss = self.dss.url,
             gh = self.gh.url,
             repo_tables =
-                fleetsync::sim::fleet_config::repo_tables(&self.dss.url, &t.display().to_string()),
+                fleetsync_sim::fleet_config::repo_tables(&self.dss.url, &t.display().to_string()),
             extra = self.extra,
             node_extra = self.node_extra,
             tail = self.tail,

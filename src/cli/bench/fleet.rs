@@ -5,9 +5,9 @@
 
 use crate::config::{load, Config};
 use crate::reconcile::Engine;
-use crate::sim::dss::{self, DssSimSettings, RunningDssSim};
-use crate::sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use crate::store::Store;
+use fleetsync_sim::dss::{self, DssSimSettings, RunningDssSim};
+use fleetsync_sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -169,7 +169,7 @@ writes_per_hour = {wph}
             port = self.listen_port,
             dss = self.dss.url,
             gh = self.gh.url,
-            repo_tables = crate::sim::fleet_config::repo_tables(&self.dss.url, ""),
+            repo_tables = fleetsync_sim::fleet_config::repo_tables(&self.dss.url, ""),
             concurrency = p.concurrency,
             max_in_flight = p.max_in_flight,
             wpm = p.writes_per_minute,

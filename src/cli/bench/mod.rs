@@ -21,8 +21,8 @@ mod report;
 
 use super::args::{BenchArgs, Output};
 use crate::reconcile::{Engine, RunOptions, RunReport};
-use crate::sim::github::{GithubSimSettings, TrafficCounters};
 use fleet::{BenchFleet, FleetSpec, Pacing, API_TOKEN, SIM_THREAD};
+use fleetsync_sim::github::{GithubSimSettings, TrafficCounters};
 use proc_stats::CpuSplit;
 use serde_json::{json, Value};
 use std::path::PathBuf;

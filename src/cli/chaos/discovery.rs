@@ -8,7 +8,7 @@
 use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet, API_TOKEN};
 use super::Figures;
 use crate::cli::args::ChaosArgs;
-use crate::sim::dss::DssSimHandle;
+use fleetsync_sim::dss::DssSimHandle;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The fault mix of the issue.
-pub fn fault_settings(seed: u64) -> crate::sim::github::GithubSimSettings {
+pub fn fault_settings(seed: u64) -> fleetsync_sim::github::GithubSimSettings {
     let mut gh = roomy_github();
     gh.error_rate = 0.10;
     gh.reset_rate = 0.02;

@@ -5,9 +5,9 @@
 
 use crate::config::{load, Config};
 use crate::reconcile::Engine;
-use crate::sim::dss::{self as dss_sim, DssSimSettings, RunningDssSim};
-use crate::sim::github::{self as gh_sim, GithubSimSettings, RunningGithubSim, SimToken};
 use crate::store::Store;
+use fleetsync_sim::dss::{self as dss_sim, DssSimSettings, RunningDssSim};
+use fleetsync_sim::github::{self as gh_sim, GithubSimSettings, RunningGithubSim, SimToken};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -196,7 +196,7 @@ request_timeout = "10s"
             log_level = self.log_level,
             dss = self.dss.url,
             gh = self.gh.url,
-            repo_tables = crate::sim::fleet_config::repo_tables(&self.dss.url, "templates"),
+            repo_tables = fleetsync_sim::fleet_config::repo_tables(&self.dss.url, "templates"),
             dss_extra = self.dss_extra,
             github_extra = self.github_extra,
         )

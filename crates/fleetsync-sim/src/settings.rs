@@ -8,7 +8,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct SimSettings {
     /// The simulated DSS design node.
-    pub dss: crate::sim::dss::DssSimSettings,
+    pub dss: crate::dss::DssSimSettings,
     /// The simulated GitHub.
-    pub github: crate::sim::github::GithubSimSettings,
+    pub github: crate::github::GithubSimSettings,
 }

@@ -1,23 +1,10 @@
-//! The simulator: a faithful stand-in for a Dataiku DSS design node and for GitHub's REST API,
-//! served over real HTTP on loopback. Used by the tests, the benchmark, `fleetd --dev` and
-//! `fleetctl sim`. Its wire types are written from `shared/reference/`, independently of the
-//! client code in `crate::dss` and `crate::github`, so that a shared mistake stays visible.
-
-pub mod dss;
-pub mod fleet_config;
-pub mod github;
-pub mod settings;
-
-pub use settings::SimSettings;
+//! Dev mode's simulator: starts the `fleetsync-sim` services a fleet config points at (for
+//! `fleetd --dev` and `fleetctl sim`). Only in builds with the default-on `dev` feature; the
+//! simulator crate knows nothing of fleetsync's config, so the mapping lives here.
 
 use crate::config::{Config, GithubAuth};
+use fleetsync_sim::{dss, github, RunningSim};
 use std::net::SocketAddr;
-
-/// Both simulated services, running.
-pub struct RunningSim {
-    pub dss: dss::RunningDssSim,
-    pub github: github::RunningGithubSim,
-}
 
 fn bind_of(url: &str, what: &str) -> Result<SocketAddr, String> {
     let u = url::Url::parse(url).map_err(|e| format!("{what} {url}: {e}"))?;
