@@ -1,7 +1,7 @@
 //! Security, measured: canary secrets in no log, SQLite file, metric, API body or plan; POSTs
 //! need the token; loopback by default; world-readable secret files warned; the status API
-//! under load (`wrk`, 16 connections for 3 s here, 64 for 30 s in the README figures) during a
-//! reconcile answers without a single error.
+//! under load (generated in process: 16 connections for 3 s here, 64 for 30 s in the README
+//! figures) during a reconcile answers without a single error.
 
 use serde_json::Value;
 use std::process::Command;

@@ -204,7 +204,7 @@ pub struct ChaosArgs {
     /// SIGKILLs of fleetd during the crash scenario.
     #[arg(long, default_value_t = 20)]
     pub kills: u32,
-    /// Seconds of load (wrk) on the status API in the security scenario.
+    /// Seconds of load (generated in process) on the status API in the security scenario.
     #[arg(long, default_value_t = 30)]
     pub load_secs: u64,
     /// Concurrent connections of that load.

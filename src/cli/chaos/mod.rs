@@ -11,7 +11,7 @@
 //!   `/readyz` and the metrics show it;
 //! - [`security`]: canary secrets absent from logs, SQLite, metrics, API bodies and plans;
 //!   POSTs need the token; loopback bind by default; world-readable secret warned; the
-//!   status API under `wrk` load during a reconcile.
+//!   status API under load (generated in process) during a reconcile.
 //!
 //! The exit code is 0 when every target is met, 1 otherwise.
 
@@ -19,6 +19,7 @@ pub mod crashes;
 pub mod discovery;
 pub mod faults;
 pub mod fleet;
+pub mod load;
 pub mod security;
 
 use super::args::{ChaosArgs, ChaosScenario, Output};

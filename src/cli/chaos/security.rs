@@ -2,13 +2,14 @@
 //! logging at `debug`), a rotated secret and a plan, the marker must be in none of: fleetd's
 //! logs, the SQLite file (and its WAL), `/metrics`, any API body, the plan (text and JSON).
 //! POST endpoints must refuse a missing or wrong token; the default bind must be loopback; a
-//! world-readable secret file must be warned about. While a reconcile runs, `wrk` puts
-//! `--connections` connections on `/api/v1/status` for `--load-secs`; it must see 0 errors
-//! (socket errors or non-2xx answers), and its p99 latency is reported.
+//! world-readable secret file must be warned about. While a reconcile runs, [`super::load`]
+//! puts `--connections` connections on `/api/v1/status` for `--load-secs`; it must see 0
+//! errors (socket errors or non-2xx answers), and its p99 latency is reported.
 
 use super::crashes::wait_idle;
 use super::discovery::reconcile;
 use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet, API_TOKEN, CANARY};
+use super::load::fmt_latency;
 use super::Figures;
 use crate::cli::args::ChaosArgs;
 use crate::reconcile::RunOptions;
@@ -22,42 +23,6 @@ pub async fn run(args: &ChaosArgs) -> Figures {
         figs.setup_failed(e);
     }
     figs
-}
-
-/// What `wrk --latency` printed, parsed.
-#[derive(Debug, Default, PartialEq)]
-pub struct WrkResult {
-    pub requests: u64,
-    pub socket_errors: u64,
-    pub non_2xx: u64,
-    pub p99: String,
-    pub rps: String,
-}
-
-/// Parses `wrk --latency` output.
-pub fn parse_wrk(out: &str) -> WrkResult {
-    let mut r = WrkResult::default();
-    for line in out.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("99%") {
-            r.p99 = rest.trim().to_string();
-        } else if let Some(rest) = line.strip_prefix("Socket errors:") {
-            r.socket_errors = rest
-                .split(',')
-                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
-                .sum();
-        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            r.non_2xx = rest.trim().parse().unwrap_or(0);
-        } else if let Some(rest) = line.strip_prefix("Requests/sec:") {
-            r.rps = rest.trim().to_string();
-        } else if line.contains("requests in") {
-            r.requests = line
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-        }
-    }
-    r
 }
 
 fn leaks_in(bytes: &[u8]) -> u64 {
@@ -116,7 +81,13 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         );
 
         // Load on the status API while the cold start runs.
-        let load = run_wrk(args, &base).await;
+        let load = super::load::run(
+            &format!("{base}/api/v1/status"),
+            args.connections,
+            Duration::from_secs(args.load_secs),
+            Duration::from_secs(10),
+        )
+        .await;
         let busy_after = http.get(format!("{base}/api/v1/runs")).send().await.ok();
         let still_running = match busy_after {
             Some(r) => r.text().await.unwrap_or_default().contains("\"running\""),
@@ -141,11 +112,11 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 );
                 figs.add(
                     "status API p99 latency",
-                    &w.p99,
+                    fmt_latency(w.p99),
                     "reported",
-                    !w.p99.is_empty(),
+                    w.requests > w.socket_errors && !w.p99.is_zero(),
                 );
-                figs.add("status API requests/s", &w.rps, "-", true);
+                figs.add("status API requests/s", format!("{:.2}", w.rps), "-", true);
                 figs.add(
                     "reconcile still running when the load ended",
                     if still_running { "yes" } else { "no" },
@@ -154,7 +125,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 );
             }
             Err(e) => figs.add(
-                "status API load (wrk)",
+                "status API load",
                 format!("not run: {e}"),
                 "0 errors",
                 false,
@@ -338,28 +309,4 @@ fn world_readable_warned(fleet: &ChaosFleet) -> bool {
 #[cfg(not(unix))]
 fn world_readable_warned(_fleet: &ChaosFleet) -> bool {
     false
-}
-
-async fn run_wrk(args: &ChaosArgs, base: &str) -> Result<WrkResult, String> {
-    let out = tokio::process::Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{}", args.connections),
-            &format!("-d{}s", args.load_secs),
-            "--timeout",
-            "10s",
-            "--latency",
-        ])
-        .arg(format!("{base}/api/v1/status"))
-        .output()
-        .await
-        .map_err(|e| format!("wrk: {e} (apt-get install wrk)"))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if !out.status.success() {
-        return Err(format!(
-            "wrk failed: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(parse_wrk(&text))
 }
