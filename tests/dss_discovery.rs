@@ -61,7 +61,7 @@ fn known(d: Discovery) -> (Vec<String>, Vec<String>, usize) {
             plugins.into_iter().map(|p| p.id).collect(),
             listed,
         ),
-        Discovery::Unknown { reason } => panic!("unknown: {reason}"),
+        Discovery::Unknown { reason, .. } => panic!("unknown: {reason}"),
     }
 }
 
@@ -203,7 +203,7 @@ async fn outage_empty_listing_and_errors_are_unknown() {
 
     s.handle.set_outage(true);
     match run(&cfg, &c).await {
-        Discovery::Unknown { reason } => {
+        Discovery::Unknown { reason, .. } => {
             assert!(reason.contains("design"), "{reason}");
             assert!(reason.contains("503"), "{reason}");
         }
@@ -227,7 +227,7 @@ async fn outage_empty_listing_and_errors_are_unknown() {
     s.shutdown().await;
     let cfg = config(&url, "timeout = \"2s\"");
     match run(&cfg, &client(&cfg, KEY)).await {
-        Discovery::Unknown { reason } => assert!(reason.contains("design"), "{reason}"),
+        Discovery::Unknown { reason, .. } => assert!(reason.contains("design"), "{reason}"),
         other => panic!("{other:?}"),
     }
 }
@@ -259,7 +259,7 @@ async fn errors_name_node_and_status_but_never_the_key() {
     assert!(text.contains("design") && text.contains("500"), "{text}");
     assert!(!text.contains(KEY) && !format!("{e:?}").contains(KEY));
     match run(&cfg, &c).await {
-        Discovery::Unknown { reason } => assert!(!reason.contains(KEY)),
+        Discovery::Unknown { reason, .. } => assert!(!reason.contains(KEY)),
         other => panic!("{other:?}"),
     }
 

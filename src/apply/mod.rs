@@ -5,7 +5,6 @@
 
 mod ops;
 
-use crate::desired::RepoSpec;
 use crate::github::{GhError, GithubClient};
 use crate::plan::{RepoPlan, Step};
 use crate::store::{JournalState, Store};
@@ -46,6 +45,9 @@ pub struct RepoResult {
     /// Secret name → GitHub's `updated_at` read back after writing secrets.
     #[serde(skip)]
     pub secrets_updated_at: BTreeMap<String, String>,
+    /// The journal could not be written: the state file failed during this repo's apply.
+    #[serde(skip)]
+    pub journal_error: Option<String>,
 }
 
 impl RepoResult {
@@ -70,12 +72,10 @@ pub struct ApplyContext<'a> {
     pub run_id: Option<i64>,
 }
 
-/// Applies a repo's steps. `spec` is `None` for removals (the source is gone).
-pub async fn apply_repo(
-    ctx: &ApplyContext<'_>,
-    spec: Option<&RepoSpec>,
-    plan: &RepoPlan,
-) -> RepoResult {
+/// Applies a repo's steps; each step carries what it writes. A step is journaled before its
+/// request goes out and after its answer; a journal write that fails fails the step and
+/// skips the rest (nothing is written that the state file cannot account for).
+pub async fn apply_repo(ctx: &ApplyContext<'_>, plan: &RepoPlan) -> RepoResult {
     let mut out = RepoResult {
         repo: plan.repo.clone(),
         ..Default::default()
@@ -88,66 +88,107 @@ pub async fn apply_repo(
     let mut wrote_secret = false;
     let mut head: Option<String> = None;
     for step in &plan.steps {
-        if let Some(why) = &blocked {
-            out.results.push(StepResult {
-                step: step.clone(),
-                outcome: Outcome::Skipped(why.clone()),
-            });
-            continue;
-        }
-        let key = format!(
-            "{}:{}:{}",
-            ctx.run_id.unwrap_or(0),
-            step.address,
-            step.action.as_str()
-        );
-        let jid = ctx
-            .store
-            .journal_start(ctx.run_id, &key, &step.address, step.action.as_str())
-            .ok();
-        let res = ops::execute(ctx.gh, ctx.dss, owner, name, spec, step, &mut head).await;
-        let outcome = match &res {
-            Ok(()) => Outcome::Ok,
-            Err(e) => Outcome::Failed(e.to_string()),
-        };
-        if let Some(id) = jid {
-            let (state, detail) = match &res {
-                Ok(()) => (JournalState::Done, None),
-                Err(e) => (JournalState::Failed, Some(e.to_string())),
-            };
-            let _ = ctx.store.journal_finish(id, state, detail.as_deref());
-        }
-        if res.is_ok() && matches!(step.op, crate::plan::Op::PutSecret { .. }) {
-            wrote_secret = true;
-        }
-        if let Err(e) = &res {
-            tracing::warn!(repo = %plan.repo, address = %step.address, error = %e, "step failed");
-            // Later steps depend on the repo and its branches; an ambiguous write is checked
-            // by the next run's observation before anything is retried.
-            if matches!(step.kind, "repo" | "branch")
-                || matches!(e, ops::StepError::GitHub(GhError::Ambiguous { .. }))
-            {
-                blocked = Some(format!("an earlier step failed ({})", step.address));
+        let outcome = match &blocked {
+            Some(why) => Outcome::Skipped(why.clone()),
+            None => {
+                let done = journaled(ctx, owner, name, step, &mut head).await;
+                if let Err(e) = &done {
+                    tracing::warn!(repo = %plan.repo, address = %step.address, error = %e, "step failed");
+                    if let StepFailure::Journal(m) = e {
+                        out.journal_error = Some(m.clone());
+                    }
+                    if e.blocks_later_steps(step) {
+                        blocked = Some(format!("an earlier step failed ({})", step.address));
+                    }
+                }
+                wrote_secret |=
+                    done.is_ok() && matches!(step.op, crate::plan::Op::PutSecret { .. });
+                match done {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
             }
-        }
+        };
         out.results.push(StepResult {
             step: step.clone(),
             outcome,
         });
     }
     if wrote_secret {
-        if let Ok(list) = ctx.gh.list_secrets(owner, name).await {
-            out.secrets_updated_at = list
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.name.to_ascii_uppercase(),
-                        s.updated_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    )
-                })
-                .collect();
-        }
+        out.secrets_updated_at = secrets_updated_at(ctx.gh, owner, name).await;
     }
     out
+}
+
+/// Why a step failed: its own operation, or the journal around it.
+#[derive(Debug, thiserror::Error)]
+enum StepFailure {
+    #[error(transparent)]
+    Step(#[from] ops::StepError),
+    #[error("state file (journal): {0}")]
+    Journal(String),
+}
+
+impl StepFailure {
+    /// Later steps depend on the repo and its branches; an ambiguous write is checked by
+    /// the next run's observation before anything is retried; a journal failure stops all.
+    fn blocks_later_steps(&self, step: &Step) -> bool {
+        match self {
+            StepFailure::Journal(_) => true,
+            StepFailure::Step(e) => {
+                step.kind.later_steps_depend_on_it()
+                    || matches!(e, ops::StepError::GitHub(GhError::Ambiguous { .. }))
+            }
+        }
+    }
+}
+
+/// Runs one step between its two journal writes.
+async fn journaled(
+    ctx: &ApplyContext<'_>,
+    owner: &str,
+    name: &str,
+    step: &Step,
+    head: &mut Option<String>,
+) -> Result<(), StepFailure> {
+    let action = step.action.as_str();
+    let key = format!("{}:{}:{action}", ctx.run_id.unwrap_or(0), step.address);
+    let id = ctx
+        .store
+        .journal_start(ctx.run_id, &key, &step.address, action)
+        .map_err(|e| StepFailure::Journal(e.to_string()))?;
+    let res = ops::execute(ctx.gh, ctx.dss, owner, name, step, head).await;
+    let (state, detail) = match &res {
+        Ok(()) => (JournalState::Done, None),
+        Err(e) => (JournalState::Failed, Some(e.to_string())),
+    };
+    ctx.store
+        .journal_finish(id, state, detail.as_deref())
+        .map_err(|e| StepFailure::Journal(e.to_string()))?;
+    res.map_err(StepFailure::from)
+}
+
+/// GitHub's `updated_at` of every secret, read back after writing some (the baseline that
+/// tells a later hand edit from fleetsync's own write). Unread, the record keeps the last one.
+async fn secrets_updated_at(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+) -> BTreeMap<String, String> {
+    match gh.list_secrets(owner, name).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name.to_ascii_uppercase(),
+                    s.updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                )
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(repo = %format!("{owner}/{name}"), error = %e, "could not read back the secrets' updated_at");
+            BTreeMap::new()
+        }
+    }
 }

@@ -1,11 +1,9 @@
 //! One step → the GitHub calls that perform it. Non-idempotent creates tolerate finding the
 //! thing already there (a previous run may have done it before a crash).
 
-use crate::desired::RepoSpec;
 use crate::dss::DssClient;
 use crate::github::{FileWrite, GhError, GithubClient, RepoCreate};
-use crate::plan::{Op, Step};
-use serde_json::json;
+use crate::plan::{Content, Op, RepoPatch, Step};
 
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
@@ -14,10 +12,6 @@ pub enum StepError {
     GitHub(#[from] GhError),
     #[error("{0}")]
     Dss(String),
-}
-
-fn need<'a>(spec: Option<&'a RepoSpec>, step: &Step) -> Result<&'a RepoSpec, GhError> {
-    spec.ok_or_else(|| GhError::Setup(format!("{}: no desired state for this step", step.address)))
 }
 
 fn is_status(e: &GhError, code: u16) -> bool {
@@ -32,7 +26,6 @@ pub async fn execute(
     dss: &[DssClient],
     owner: &str,
     name: &str,
-    spec: Option<&RepoSpec>,
     step: &Step,
     head: &mut Option<String>,
 ) -> Result<(), StepError> {
@@ -63,13 +56,15 @@ pub async fn execute(
                 )))
             }
         }
-        Op::MirrorFiles { changed } => {
-            let s = need(spec, step)?;
-            mirror(gh, owner, name, s, changed)
-                .await
-                .map_err(StepError::from)
-        }
-        other => github_op(gh, owner, name, spec, step, other, head)
+        Op::MirrorFiles {
+            files,
+            branch,
+            message,
+            ..
+        } => mirror(gh, owner, name, branch, files, message)
+            .await
+            .map_err(StepError::from),
+        other => github_op(gh, owner, name, other, head)
             .await
             .map_err(StepError::from),
     }
@@ -86,10 +81,10 @@ async fn mirror(
     gh: &GithubClient,
     owner: &str,
     name: &str,
-    s: &RepoSpec,
-    changed: &[String],
+    branch: &str,
+    files: &[(String, Content)],
+    message: &str,
 ) -> Result<(), GhError> {
-    let branch = &s.default_branch;
     let head = gh
         .get_branch_ref(owner, name, branch)
         .await?
@@ -99,21 +94,13 @@ async fn mirror(
         .await?
         .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} has no tree")))?;
     let mut entries = Vec::new();
-    for path in changed {
-        if let Some(f) = s.mirror.get(path) {
-            let sha = gh.create_blob(owner, name, &f.content).await?;
-            entries.push((path.clone(), Some(sha)));
-        }
+    for (path, content) in files {
+        let sha = gh.create_blob(owner, name, &content.0).await?;
+        entries.push((path.clone(), Some(sha)));
     }
     let new_tree = gh.create_tree(owner, name, &tree.sha, &entries).await?;
-    let message = format!(
-        "fleetsync: mirror plugin {} version {} ({} file(s))",
-        s.source.key,
-        s.source.version,
-        entries.len()
-    );
     let commit = gh
-        .create_commit(owner, name, &message, &new_tree, &head.object.sha)
+        .create_commit(owner, name, message, &new_tree, &head.object.sha)
         .await?;
     gh.update_branch(owner, name, branch, &commit).await
 }
@@ -122,78 +109,36 @@ async fn github_op(
     gh: &GithubClient,
     owner: &str,
     name: &str,
-    spec: Option<&RepoSpec>,
-    step: &Step,
     op: &Op,
     head: &mut Option<String>,
 ) -> Result<(), GhError> {
     match op {
-        Op::CreateRepo => {
-            let s = need(spec, step)?;
-            let created = match gh
-                .create_repo(
-                    owner,
-                    &RepoCreate {
-                        name: name.to_string(),
-                        description: s.description.clone(),
-                        visibility: s.visibility.clone(),
-                    },
-                )
-                .await
-            {
-                Ok(r) => r,
-                Err(e) if is_status(&e, 422) => match gh.get_repo(owner, name).await? {
-                    // Created by an earlier, interrupted run: adopt it.
-                    Some(r) => r,
-                    None => return Err(e),
-                },
-                // The answer was lost (5xx, reset): look before creating again.
-                Err(e @ GhError::Ambiguous { .. }) => match gh.get_repo(owner, name).await? {
-                    Some(r) => r,
-                    None => gh
-                        .create_repo(
-                            owner,
-                            &RepoCreate {
-                                name: name.to_string(),
-                                description: s.description.clone(),
-                                visibility: s.visibility.clone(),
-                            },
-                        )
-                        .await
-                        .inspect_err(|_| {
-                            tracing::warn!(error = %e, "repo creation ambiguous, retry failed");
-                        })?,
-                },
-                Err(e) => return Err(e),
+        Op::CreateRepo {
+            description,
+            visibility,
+            default_branch,
+        } => {
+            let create = RepoCreate {
+                name: name.to_string(),
+                description: description.clone(),
+                visibility: visibility.clone(),
             };
-            let current = created.default_branch.unwrap_or_else(|| "main".into());
-            if current != s.default_branch {
-                let head = gh
-                    .get_branch_ref(owner, name, &current)
-                    .await?
-                    .ok_or_else(|| {
-                        GhError::Setup(format!("{owner}/{name}: branch {current} has no commit"))
-                    })?;
-                create_branch_tolerant(gh, owner, name, &s.default_branch, &head.object.sha)
-                    .await?;
-                gh.update_repo(owner, name, &json!({"default_branch": s.default_branch}))
-                    .await?;
-            }
-            Ok(())
+            create_repo(gh, owner, &create, default_branch).await
         }
-        Op::UpdateRepo { patch } => gh.update_repo(owner, name, patch).await.map(|_| ()),
+        Op::UpdateRepo { patch } => gh
+            .update_repo(owner, name, &patch_body(patch))
+            .await
+            .map(|_| ()),
         Op::ReplaceTopics { topics } => gh.replace_topics(owner, name, topics).await,
-        Op::CreateBranch { branch } => {
-            let s = need(spec, step)?;
+        Op::CreateBranch { branch, from } => {
             let sha = match head.clone() {
                 Some(sha) => sha,
                 None => {
-                    gh.get_branch_ref(owner, name, &s.default_branch)
+                    gh.get_branch_ref(owner, name, from)
                         .await?
                         .ok_or_else(|| {
                             GhError::Setup(format!(
-                                "{owner}/{name}: default branch {} does not exist",
-                                s.default_branch
+                                "{owner}/{name}: default branch {from} does not exist"
                             ))
                         })?
                         .object
@@ -202,110 +147,180 @@ async fn github_op(
             };
             create_branch_tolerant(gh, owner, name, branch, &sha).await
         }
-        Op::PutFile { path, sha } => {
-            let s = need(spec, step)?;
-            let f = s
-                .files
-                .get(path)
-                .ok_or_else(|| GhError::Setup(format!("{}: file not in the spec", step.address)))?;
-            let message = format!("fleetsync: update {path}");
-            let write = |sha: Option<String>| {
-                let message = message.clone();
-                async move {
-                    gh.put_file(
-                        owner,
-                        name,
-                        &FileWrite {
-                            path,
-                            content: &f.content,
-                            sha: sha.as_deref(),
-                            branch: &s.default_branch,
-                            message: &message,
-                        },
-                    )
-                    .await
-                }
+        Op::PutFile {
+            path,
+            sha,
+            branch,
+            content,
+            blob_sha,
+        } => {
+            let file = FileToWrite {
+                path,
+                branch,
+                content,
+                blob_sha,
             };
-            let written = match write(sha.clone()).await {
-                // A create answered "sha wasn't supplied": the file exists — typically our own
-                // write whose answer was lost and that the client retried. Look at it: done if
-                // it holds the content, else update it with its sha.
-                Err(e) if sha.is_none() && is_status(&e, 422) && e.to_string().contains("sha") => {
-                    let current = gh
-                        .get_tree(owner, name, &s.default_branch)
-                        .await?
-                        .and_then(|t| t.tree.into_iter().find(|x| x.path == *path))
-                        .map(|x| x.sha);
-                    match current {
-                        Some(c) if c == f.blob_sha => return Ok(()),
-                        Some(c) => write(Some(c)).await?,
-                        None => return Err(e),
-                    }
-                }
-                other => other?,
-            };
-            if written.commit.is_some() {
-                *head = written.commit;
+            if let Some(commit) = put_file(gh, owner, name, &file, sha.as_deref()).await? {
+                *head = Some(commit);
             }
             Ok(())
         }
-        Op::CreateVariable { name: var } | Op::UpdateVariable { name: var } => {
-            let s = need(spec, step)?;
-            let value = s.variables.get(var).ok_or_else(|| {
-                GhError::Setup(format!("{}: variable not in the spec", step.address))
-            })?;
-            let create_first = matches!(step.op, Op::CreateVariable { .. });
-            if create_first {
-                match gh.create_variable(owner, name, var, value).await {
-                    Err(e) if is_status(&e, 409) => {
-                        gh.update_variable(owner, name, var, value).await
-                    }
-                    // The answer was lost: set it with the idempotent PATCH, create if absent.
-                    Err(GhError::Ambiguous { .. }) => {
-                        match gh.update_variable(owner, name, var, value).await {
-                            Err(e) if is_status(&e, 404) => {
-                                gh.create_variable(owner, name, var, value).await
-                            }
-                            other => other,
-                        }
-                    }
-                    other => other,
-                }
-            } else {
-                match gh.update_variable(owner, name, var, value).await {
-                    Err(e) if is_status(&e, 404) => {
-                        gh.create_variable(owner, name, var, value).await
-                    }
-                    other => other,
-                }
+        Op::CreateVariable { name: var, value } => {
+            create_variable(gh, owner, name, var, value).await
+        }
+        Op::UpdateVariable { name: var, value } => {
+            match gh.update_variable(owner, name, var, value).await {
+                Err(e) if is_status(&e, 404) => gh.create_variable(owner, name, var, value).await,
+                other => other,
             }
         }
-        Op::PutSecret { name: secret } => {
-            let s = need(spec, step)?;
-            let v = s.secrets.get(secret).ok_or_else(|| {
-                GhError::Setup(format!("{}: secret not in the spec", step.address))
-            })?;
-            gh.put_secret(owner, name, secret, v.value.expose().as_bytes())
+        Op::PutSecret {
+            name: secret,
+            value,
+        } => {
+            gh.put_secret(owner, name, secret, value.expose().as_bytes())
                 .await
         }
-        Op::PutProtection { branch } => {
-            let s = need(spec, step)?;
-            let p = s.protection.get(branch).ok_or_else(|| {
-                GhError::Setup(format!("{}: protection not in the spec", step.address))
-            })?;
-            gh.put_protection(owner, name, branch, &p.to_put_body())
-                .await
+        Op::PutProtection { branch, protection } => {
+            gh.put_protection(owner, name, branch, protection).await
         }
-        Op::ArchiveRepo => gh
-            .update_repo(owner, name, &json!({"archived": true}))
-            .await
-            .map(|_| ()),
+        Op::ArchiveRepo => {
+            let patch = RepoPatch {
+                archived: Some(true),
+                ..Default::default()
+            };
+            gh.update_repo(owner, name, &patch_body(&patch))
+                .await
+                .map(|_| ())
+        }
         Op::DeleteRepo => match gh.delete_repo(owner, name).await {
             Err(e) if e.is_not_found() => Ok(()),
             other => other,
         },
         Op::ForgetRepo => Ok(()),
         Op::MirrorFiles { .. } | Op::SetDssRemote { .. } | Op::DssPush { .. } => Ok(()),
+    }
+}
+
+/// The PATCH body of a repo patch (only the fields it sets).
+fn patch_body(patch: &RepoPatch) -> serde_json::Value {
+    serde_json::to_value(patch).unwrap_or_else(|_| serde_json::json!({}))
+}
+
+/// Creates the repo, tolerating an earlier run's creation, then moves its default branch.
+async fn create_repo(
+    gh: &GithubClient,
+    owner: &str,
+    create: &RepoCreate,
+    default_branch: &str,
+) -> Result<(), GhError> {
+    let name = create.name.as_str();
+    let created = match gh.create_repo(owner, create).await {
+        Ok(r) => r,
+        Err(e) if is_status(&e, 422) => match gh.get_repo(owner, name).await? {
+            // Created by an earlier, interrupted run: adopt it.
+            Some(r) => r,
+            None => return Err(e),
+        },
+        // The answer was lost (5xx, reset): look before creating again.
+        Err(e @ GhError::Ambiguous { .. }) => match gh.get_repo(owner, name).await? {
+            Some(r) => r,
+            None => gh.create_repo(owner, create).await.inspect_err(|_| {
+                tracing::warn!(error = %e, "repo creation ambiguous, retry failed");
+            })?,
+        },
+        Err(e) => return Err(e),
+    };
+    let current = created.default_branch.unwrap_or_else(|| "main".into());
+    if current != default_branch {
+        let head = gh
+            .get_branch_ref(owner, name, &current)
+            .await?
+            .ok_or_else(|| {
+                GhError::Setup(format!("{owner}/{name}: branch {current} has no commit"))
+            })?;
+        create_branch_tolerant(gh, owner, name, default_branch, &head.object.sha).await?;
+        gh.update_repo(
+            owner,
+            name,
+            &serde_json::json!({"default_branch": default_branch}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A managed file to write.
+struct FileToWrite<'a> {
+    path: &'a str,
+    branch: &'a str,
+    content: &'a Content,
+    blob_sha: &'a str,
+}
+
+/// Writes one file; returns the commit it made, if any.
+async fn put_file(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    f: &FileToWrite<'_>,
+    sha: Option<&str>,
+) -> Result<Option<String>, GhError> {
+    let message = format!("fleetsync: update {}", f.path);
+    let write = |sha: Option<String>| {
+        let message = message.clone();
+        async move {
+            gh.put_file(
+                owner,
+                name,
+                &FileWrite {
+                    path: f.path,
+                    content: &f.content.0,
+                    sha: sha.as_deref(),
+                    branch: f.branch,
+                    message: &message,
+                },
+            )
+            .await
+        }
+    };
+    let written = match write(sha.map(str::to_string)).await {
+        // A create answered "sha wasn't supplied": the file exists — typically our own
+        // write whose answer was lost and that the client retried. Look at it: done if it
+        // holds the content, else update it with its sha.
+        Err(e @ GhError::ShaRequired { .. }) if sha.is_none() => {
+            let current = gh
+                .get_tree(owner, name, f.branch)
+                .await?
+                .and_then(|t| t.tree.into_iter().find(|x| x.path == f.path))
+                .map(|x| x.sha);
+            match current {
+                Some(c) if c == f.blob_sha => return Ok(None),
+                Some(c) => write(Some(c)).await?,
+                None => return Err(e),
+            }
+        }
+        other => other?,
+    };
+    Ok(written.commit)
+}
+
+/// Creates a variable; an existing one (409) or a lost answer is set with the idempotent PATCH.
+async fn create_variable(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    var: &str,
+    value: &str,
+) -> Result<(), GhError> {
+    match gh.create_variable(owner, name, var, value).await {
+        Err(e) if is_status(&e, 409) => gh.update_variable(owner, name, var, value).await,
+        // The answer was lost: set it with the idempotent PATCH, create if absent.
+        Err(GhError::Ambiguous { .. }) => match gh.update_variable(owner, name, var, value).await {
+            Err(e) if is_status(&e, 404) => gh.create_variable(owner, name, var, value).await,
+            other => other,
+        },
+        other => other,
     }
 }
 

@@ -169,7 +169,7 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     if let Some(id) = run_id {
         let _ = engine.store().finish_run(
             id,
-            &report.status,
+            report.status.as_str(),
             &report.counts,
             report.requests as i64,
             report.charged as i64,

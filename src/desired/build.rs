@@ -335,27 +335,3 @@ pub fn names(
     }
     (ok, errors)
 }
-
-/// Builds one spec per source (names first, see [`names`]). A source that cannot be
-/// described is reported, not fatal.
-pub fn build(
-    config: &Config,
-    sources: &[SourceObject],
-    fp_key: &[u8],
-) -> (Vec<RepoSpec>, Vec<DesireError>) {
-    let (named, mut errors) = names(config, sources.to_vec());
-    let mut specs = Vec::new();
-    for (src, _) in named {
-        match build_one(config, &src, fp_key) {
-            Ok(s) => specs.push(s),
-            Err(message) => errors.push(DesireError {
-                kind: src.kind,
-                node: src.node.clone(),
-                key: src.key.clone(),
-                message,
-            }),
-        }
-    }
-    specs.sort_by(|a, b| a.name.cmp(&b.name));
-    (specs, errors)
-}

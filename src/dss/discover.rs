@@ -33,7 +33,28 @@ pub enum Discovery {
     Unknown {
         /// Why (safe to log: names the node and the request, never a secret).
         reason: String,
+        /// What kind of unknown it is.
+        cause: UnknownCause,
     },
+}
+
+/// Why a node's inventory is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCause {
+    /// A request failed (network, HTTP status, undecodable answer).
+    Error,
+    /// The node answered, but with nothing plausible (no project at all).
+    Empty,
+}
+
+impl UnknownCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownCause::Error => "error",
+            UnknownCause::Empty => "empty",
+        }
+    }
 }
 
 impl Discovery {
@@ -59,9 +80,9 @@ pub async fn discover(
 ) -> NodeInventory {
     let outcome = match discover_inner(node, filter, client).await {
         Ok(known) => known,
-        Err(reason) => {
+        Err((reason, cause)) => {
             tracing::warn!(node = %node.name, %reason, "DSS discovery is unknown this run");
-            Discovery::Unknown { reason }
+            Discovery::Unknown { reason, cause }
         }
     };
     NodeInventory {
@@ -74,12 +95,16 @@ async fn discover_inner(
     node: &DssNodeConfig,
     filter: &KeyFilter,
     client: &DssClient,
-) -> Result<Discovery, String> {
-    let all = client.list_projects().await.map_err(|e| e.to_string())?;
+) -> Result<Discovery, (String, UnknownCause)> {
+    let failed = |e: super::DssError| (e.to_string(), UnknownCause::Error);
+    let all = client.list_projects().await.map_err(failed)?;
     if all.is_empty() {
-        return Err(format!(
-            "DSS node {}: GET /projects/ listed no project at all; treated as unknown, not as every project deleted",
-            node.name
+        return Err((
+            format!(
+                "DSS node {}: GET /projects/ listed no project at all; treated as unknown, not as every project deleted",
+                node.name
+            ),
+            UnknownCause::Empty,
         ));
     }
     let listed = all.len();
@@ -93,7 +118,7 @@ async fn discover_inner(
         let mut dev: Vec<DssPlugin> = client
             .list_plugins()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(failed)?
             .into_iter()
             .filter(|p| p.is_dev)
             .collect();

@@ -9,7 +9,7 @@ mod types;
 mod wire;
 
 pub use client::DssClient;
-pub use discover::{discover, tags_managed, Discovery, NodeInventory};
+pub use discover::{discover, tags_managed, Discovery, NodeInventory, UnknownCause};
 pub use error::DssError;
 pub use types::{DssInfra, DssPlugin, DssProject, InstanceInfo, PushOutcome};
 

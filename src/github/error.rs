@@ -16,6 +16,15 @@ pub enum GhError {
         /// GitHub's `message` (and validation errors, if any).
         message: String,
     },
+    /// A file create was refused because the file exists (GitHub's 422 `"sha" wasn't
+    /// supplied`): the write must name the current blob.
+    #[error("GitHub PUT {path}: HTTP 422: {message}")]
+    ShaRequired {
+        /// Path.
+        path: String,
+        /// GitHub's message.
+        message: String,
+    },
     /// Still rate limited after every attempt.
     #[error(
         "GitHub {method} {path}: rate limited ({detail}); gave up after {attempts} attempt(s)"
@@ -82,6 +91,7 @@ impl GhError {
     pub fn status(&self) -> Option<u16> {
         match self {
             GhError::Http { status, .. } => Some(*status),
+            GhError::ShaRequired { .. } => Some(422),
             _ => None,
         }
     }
@@ -112,6 +122,7 @@ impl GhError {
             GhError::Http { status: 409, .. } => "conflict",
             GhError::Http { status: 422, .. } => "invalid",
             GhError::Http { .. } => "http_error",
+            GhError::ShaRequired { .. } => "invalid",
             GhError::RateLimited { .. } => "rate_limited",
             GhError::Transport { .. } => "transport",
             GhError::Ambiguous { .. } => "ambiguous",

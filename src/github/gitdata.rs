@@ -3,6 +3,7 @@
 
 use super::error::GhError;
 use super::ops::{path_segs, seg};
+use super::routes;
 use super::transport::GithubClient;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -36,13 +37,7 @@ impl GithubClient {
         let path = format!("/repos/{}/{}/git/blobs", seg(owner), seg(repo));
         let body = json!({"content": B64.encode(content), "encoding": "base64"});
         let r = self
-            .request(
-                Method::POST,
-                "/repos/{owner}/{repo}/git/blobs",
-                &path,
-                Some(&body),
-                false,
-            )
+            .request(Method::POST, routes::GIT_BLOBS, &path, Some(&body), false)
             .await?;
         sha_of(&r.body, "POST", &path)
     }
@@ -63,13 +58,7 @@ impl GithubClient {
             .collect();
         let body = json!({"base_tree": base_tree, "tree": tree});
         let r = self
-            .request(
-                Method::POST,
-                "/repos/{owner}/{repo}/git/trees",
-                &path,
-                Some(&body),
-                false,
-            )
+            .request(Method::POST, routes::GIT_TREES, &path, Some(&body), false)
             .await?;
         sha_of(&r.body, "POST", &path)
     }
@@ -86,13 +75,7 @@ impl GithubClient {
         let path = format!("/repos/{}/{}/git/commits", seg(owner), seg(repo));
         let body = json!({"message": message, "tree": tree, "parents": [parent]});
         let r = self
-            .request(
-                Method::POST,
-                "/repos/{owner}/{repo}/git/commits",
-                &path,
-                Some(&body),
-                false,
-            )
+            .request(Method::POST, routes::GIT_COMMITS, &path, Some(&body), false)
             .await?;
         sha_of(&r.body, "POST", &path)
     }
@@ -114,7 +97,7 @@ impl GithubClient {
         let body = json!({"sha": sha, "force": false});
         self.request(
             Method::PATCH,
-            "/repos/{owner}/{repo}/git/refs/heads/{branch}",
+            routes::GIT_BRANCH_REF,
             &path,
             Some(&body),
             false,

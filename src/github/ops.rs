@@ -3,6 +3,7 @@
 //! collections are listed, never read item by item.
 
 use super::error::GhError;
+use super::routes;
 use super::seal::seal_secret;
 use super::transport::{GithubClient, Resp};
 use super::wire;
@@ -100,7 +101,7 @@ impl GithubClient {
     pub async fn get_repo(&self, owner: &str, repo: &str) -> Result<Option<wire::Repo>, GhError> {
         let path = format!("/repos/{}/{}", seg(owner), seg(repo));
         match self
-            .request(Method::GET, "/repos/{owner}/{repo}", &path, None, true)
+            .request(Method::GET, routes::REPO, &path, None, true)
             .await
         {
             Ok(r) => decode(&r, "GET", &path).map(Some),
@@ -121,7 +122,7 @@ impl GithubClient {
             "has_wiki": false,
         });
         let r = self
-            .request(Method::POST, "/orgs/{org}/repos", &path, Some(&body), false)
+            .request(Method::POST, routes::ORG_REPOS, &path, Some(&body), false)
             .await?;
         decode(&r, "POST", &path)
     }
@@ -135,13 +136,7 @@ impl GithubClient {
     ) -> Result<wire::Repo, GhError> {
         let path = format!("/repos/{}/{}", seg(owner), seg(repo));
         let r = self
-            .request(
-                Method::PATCH,
-                "/repos/{owner}/{repo}",
-                &path,
-                Some(patch),
-                false,
-            )
+            .request(Method::PATCH, routes::REPO, &path, Some(patch), false)
             .await?;
         decode(&r, "PATCH", &path)
     }
@@ -149,7 +144,7 @@ impl GithubClient {
     /// `DELETE /repos/{owner}/{repo}`.
     pub async fn delete_repo(&self, owner: &str, repo: &str) -> Result<(), GhError> {
         let path = format!("/repos/{}/{}", seg(owner), seg(repo));
-        self.request(Method::DELETE, "/repos/{owner}/{repo}", &path, None, false)
+        self.request(Method::DELETE, routes::REPO, &path, None, false)
             .await
             .map(|_| ())
     }
@@ -163,15 +158,9 @@ impl GithubClient {
     ) -> Result<(), GhError> {
         let path = format!("/repos/{}/{}/topics", seg(owner), seg(repo));
         let body = json!({ "names": topics });
-        self.request(
-            Method::PUT,
-            "/repos/{owner}/{repo}/topics",
-            &path,
-            Some(&body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::PUT, routes::TOPICS, &path, Some(&body), false)
+            .await
+            .map(|_| ())
     }
 
     /// The recursive tree of a branch; `None` for an empty repo (409) or a missing branch.
@@ -188,13 +177,7 @@ impl GithubClient {
             seg(branch)
         );
         match self
-            .request(
-                Method::GET,
-                "/repos/{owner}/{repo}/git/trees/{tree_sha}",
-                &path,
-                None,
-                true,
-            )
+            .request(Method::GET, routes::GIT_TREE, &path, None, true)
             .await
         {
             Ok(r) => decode(&r, "GET", &path).map(Some),
@@ -217,13 +200,7 @@ impl GithubClient {
             path_segs(branch)
         );
         match self
-            .request(
-                Method::GET,
-                "/repos/{owner}/{repo}/git/ref/{ref}",
-                &path,
-                None,
-                false,
-            )
+            .request(Method::GET, routes::GIT_REF, &path, None, false)
             .await
         {
             Ok(r) => decode(&r, "GET", &path).map(Some),
@@ -242,15 +219,9 @@ impl GithubClient {
     ) -> Result<(), GhError> {
         let path = format!("/repos/{}/{}/git/refs", seg(owner), seg(repo));
         let body = json!({ "ref": format!("refs/heads/{branch}"), "sha": sha });
-        self.request(
-            Method::POST,
-            "/repos/{owner}/{repo}/git/refs",
-            &path,
-            Some(&body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::POST, routes::GIT_REFS, &path, Some(&body), false)
+            .await
+            .map(|_| ())
     }
 
     /// `PUT /repos/{owner}/{repo}/contents/{path}`; returns the new blob SHA.
@@ -276,14 +247,20 @@ impl GithubClient {
             body["sha"] = json!(sha);
         }
         let r = self
-            .request(
-                Method::PUT,
-                "/repos/{owner}/{repo}/contents/{path}",
-                &path,
-                Some(&body),
-                false,
-            )
-            .await?;
+            .request(Method::PUT, routes::CONTENTS, &path, Some(&body), false)
+            .await
+            .map_err(|e| match e {
+                // GitHub tells a create of an existing file only by its message.
+                GhError::Http {
+                    status: 422,
+                    path,
+                    message,
+                    ..
+                } if f.sha.is_none() && message.contains("\"sha\"") => {
+                    GhError::ShaRequired { path, message }
+                }
+                other => other,
+            })?;
         let fc: wire::FileCommit = decode(&r, "PUT", &path)?;
         Ok(FileWritten {
             blob: fc.content.map(|c| c.sha).unwrap_or_default(),
@@ -320,11 +297,9 @@ impl GithubClient {
             seg(owner),
             seg(repo)
         );
-        self.list_pages(
-            "/repos/{owner}/{repo}/actions/secrets",
-            first,
-            |p: wire::SecretList| (p.total_count, p.secrets),
-        )
+        self.list_pages(routes::SECRETS, first, |p: wire::SecretList| {
+            (p.total_count, p.secrets)
+        })
         .await
     }
 
@@ -339,11 +314,9 @@ impl GithubClient {
             seg(owner),
             seg(repo)
         );
-        self.list_pages(
-            "/repos/{owner}/{repo}/actions/variables",
-            first,
-            |p: wire::VariableList| (p.total_count, p.variables),
-        )
+        self.list_pages(routes::VARIABLES, first, |p: wire::VariableList| {
+            (p.total_count, p.variables)
+        })
         .await
     }
 
@@ -357,15 +330,9 @@ impl GithubClient {
     ) -> Result<(), GhError> {
         let path = format!("/repos/{}/{}/actions/variables", seg(owner), seg(repo));
         let body = json!({ "name": name, "value": value });
-        self.request(
-            Method::POST,
-            "/repos/{owner}/{repo}/actions/variables",
-            &path,
-            Some(&body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::POST, routes::VARIABLES, &path, Some(&body), false)
+            .await
+            .map(|_| ())
     }
 
     /// `PATCH …/actions/variables/{name}`.
@@ -383,15 +350,9 @@ impl GithubClient {
             seg(name)
         );
         let body = json!({ "name": name, "value": value });
-        self.request(
-            Method::PATCH,
-            "/repos/{owner}/{repo}/actions/variables/{name}",
-            &path,
-            Some(&body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::PATCH, routes::VARIABLE, &path, Some(&body), false)
+            .await
+            .map(|_| ())
     }
 
     /// `DELETE …/actions/variables/{name}`.
@@ -407,15 +368,9 @@ impl GithubClient {
             seg(repo),
             seg(name)
         );
-        self.request(
-            Method::DELETE,
-            "/repos/{owner}/{repo}/actions/variables/{name}",
-            &path,
-            None,
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::DELETE, routes::VARIABLE, &path, None, false)
+            .await
+            .map(|_| ())
     }
 
     /// The repo's public key, cached per repo for the client's life.
@@ -432,13 +387,7 @@ impl GithubClient {
             seg(repo)
         );
         let r = self
-            .request(
-                Method::GET,
-                "/repos/{owner}/{repo}/actions/secrets/public-key",
-                &path,
-                None,
-                false,
-            )
+            .request(Method::GET, routes::SECRETS_PUBLIC_KEY, &path, None, false)
             .await?;
         let pk: wire::PublicKey = decode(&r, "GET", &path)?;
         let v = (pk.key_id, pk.key);
@@ -472,13 +421,7 @@ impl GithubClient {
             })?;
             let body = json!({ "encrypted_value": sealed, "key_id": key_id });
             match self
-                .request(
-                    Method::PUT,
-                    "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
-                    &path,
-                    Some(&body),
-                    false,
-                )
+                .request(Method::PUT, routes::SECRET, &path, Some(&body), false)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -505,15 +448,9 @@ impl GithubClient {
             seg(repo),
             seg(name)
         );
-        self.request(
-            Method::DELETE,
-            "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
-            &path,
-            None,
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::DELETE, routes::SECRET, &path, None, false)
+            .await
+            .map(|_| ())
     }
 
     /// Branch protection as GitHub reports it. `Ok(None)`: the branch exists but is not
@@ -531,16 +468,11 @@ impl GithubClient {
             seg(branch)
         );
         match self
-            .request(
-                Method::GET,
-                "/repos/{owner}/{repo}/branches/{branch}/protection",
-                &path,
-                None,
-                true,
-            )
+            .request(Method::GET, routes::PROTECTION, &path, None, true)
             .await
         {
-            Ok(r) => decode::<Value>(&r, "GET", &path).map(ProtectionState::Protected),
+            Ok(r) => decode::<Value>(&r, "GET", &path)
+                .map(|v| ProtectionState::Protected(super::protection::from_get(&v))),
             Err(GhError::Http {
                 status: 404,
                 message,
@@ -562,31 +494,26 @@ impl GithubClient {
         owner: &str,
         repo: &str,
         branch: &str,
-        body: &Value,
+        protection: &crate::desired::ProtectionSpec,
     ) -> Result<(), GhError> {
+        let body = &super::protection::put_body(protection);
         let path = format!(
             "/repos/{}/{}/branches/{}/protection",
             seg(owner),
             seg(repo),
             seg(branch)
         );
-        self.request(
-            Method::PUT,
-            "/repos/{owner}/{repo}/branches/{branch}/protection",
-            &path,
-            Some(body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.request(Method::PUT, routes::PROTECTION, &path, Some(body), false)
+            .await
+            .map(|_| ())
     }
 }
 
 /// What `GET …/protection` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProtectionState {
-    /// Protected; GitHub's response body.
-    Protected(Value),
+    /// Protected, with these settings.
+    Protected(crate::desired::ProtectionSpec),
     /// The branch exists without protection.
     Unprotected,
     /// The branch does not exist.

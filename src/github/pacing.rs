@@ -17,6 +17,7 @@
 //!   new repo needs at most 1.5 writes on one endpoint (6 variables) per content write (4).
 //! - All requests share the in-flight bound (`max_in_flight`, GitHub's concurrency limit).
 
+use super::routes;
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed};
@@ -35,13 +36,13 @@ type KeyedLimiter = RateLimiter<&'static str, DefaultKeyedStateStore<&'static st
 pub fn is_content_write(method: &Method, route: &str) -> bool {
     matches!(
         (method.as_str(), route),
-        ("POST", "/orgs/{org}/repos")
-            | ("PUT", "/repos/{owner}/{repo}/contents/{path}")
-            | ("DELETE", "/repos/{owner}/{repo}/contents/{path}")
-            | ("POST", "/repos/{owner}/{repo}/git/refs")
+        ("POST", routes::ORG_REPOS)
+            | ("PUT", routes::CONTENTS)
+            | ("DELETE", routes::CONTENTS)
+            | ("POST", routes::GIT_REFS)
             // Git Data API commits (the plugin mirror on main): a commit, and moving a branch.
-            | ("POST", "/repos/{owner}/{repo}/git/commits")
-            | ("PATCH", "/repos/{owner}/{repo}/git/refs/heads/{branch}")
+            | ("POST", routes::GIT_COMMITS)
+            | ("PATCH", routes::GIT_BRANCH_REF)
     )
 }
 
@@ -103,35 +104,20 @@ mod tests {
 
     #[test]
     fn classifies_content_writes_like_github() {
-        assert!(is_content_write(&Method::POST, "/orgs/{org}/repos"));
-        assert!(is_content_write(
-            &Method::PUT,
-            "/repos/{owner}/{repo}/contents/{path}"
-        ));
-        assert!(is_content_write(
-            &Method::POST,
-            "/repos/{owner}/{repo}/git/refs"
-        ));
-        assert!(!is_content_write(
-            &Method::PUT,
-            "/repos/{owner}/{repo}/actions/secrets/{secret_name}"
-        ));
-        assert!(!is_content_write(
-            &Method::POST,
-            "/repos/{owner}/{repo}/actions/variables"
-        ));
-        assert!(is_content_write(
-            &Method::PATCH,
-            "/repos/{owner}/{repo}/git/refs/heads/{branch}"
-        ));
-        assert!(!is_content_write(&Method::GET, "/orgs/{org}/repos"));
+        assert!(is_content_write(&Method::POST, routes::ORG_REPOS));
+        assert!(is_content_write(&Method::PUT, routes::CONTENTS));
+        assert!(is_content_write(&Method::POST, routes::GIT_REFS));
+        assert!(!is_content_write(&Method::PUT, routes::SECRET));
+        assert!(!is_content_write(&Method::POST, routes::VARIABLES));
+        assert!(is_content_write(&Method::PATCH, routes::GIT_BRANCH_REF));
+        assert!(!is_content_write(&Method::GET, routes::ORG_REPOS));
     }
 
     #[tokio::test]
     async fn other_writes_do_not_spend_the_content_budget() {
         // 60 content writes/min (burst 2); 120 other writes/min per endpoint (burst 4).
         let p = Pacer::new(4, 60, 1000);
-        let vars = "/repos/{owner}/{repo}/actions/variables";
+        let vars = routes::VARIABLES;
         for _ in 0..4 {
             p.write_permit(&Method::POST, vars).await;
         }
@@ -139,13 +125,10 @@ mod tests {
             p.per_endpoint.check_key(&vars).is_err(),
             "endpoint budget spent"
         );
-        assert!(p
-            .per_endpoint
-            .check_key(&"/repos/{owner}/{repo}/actions/secrets/{secret_name}")
-            .is_ok());
+        assert!(p.per_endpoint.check_key(&routes::SECRET).is_ok());
         let t = Instant::now();
-        p.write_permit(&Method::POST, "/orgs/{org}/repos").await;
-        p.write_permit(&Method::POST, "/orgs/{org}/repos").await;
+        p.write_permit(&Method::POST, routes::ORG_REPOS).await;
+        p.write_permit(&Method::POST, routes::ORG_REPOS).await;
         assert!(t.elapsed() < Duration::from_millis(200));
         assert!(p.per_minute.check().is_err(), "content burst spent");
     }

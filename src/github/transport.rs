@@ -7,6 +7,7 @@
 use super::error::GhError;
 use super::pacing::Pacer;
 use super::ratelimit::{classify, header_i64, Limit};
+use super::routes;
 use super::stats::RequestStats;
 use crate::config::SecretValue;
 use crate::store::Store;
@@ -197,9 +198,7 @@ impl GithubClient {
         let idempotent = method != Method::POST
             || matches!(
                 route,
-                "/repos/{owner}/{repo}/git/blobs"
-                    | "/repos/{owner}/{repo}/git/trees"
-                    | "/repos/{owner}/{repo}/git/commits"
+                routes::GIT_BLOBS | routes::GIT_TREES | routes::GIT_COMMITS
             );
         let m = method.as_str().to_string();
         let cached = if conditional && !write {
@@ -282,12 +281,12 @@ impl GithubClient {
             let now = chrono::Utc::now().timestamp();
             match classify(status, &headers, &text, now) {
                 Limit::None => {}
-                Limit::Primary { wait } | Limit::Secondary { wait } => {
+                limit @ (Limit::Primary { .. } | Limit::Secondary { .. }) => {
                     self.stats.record_rate_limited();
-                    let kind = if text.to_ascii_lowercase().contains("secondary") {
-                        "secondary limit"
-                    } else {
-                        "rate limit"
+                    let (kind, wait) = match limit {
+                        Limit::Secondary { wait } => ("secondary limit", wait),
+                        Limit::Primary { wait } => ("rate limit", wait),
+                        Limit::None => ("rate limit", Duration::ZERO),
                     };
                     if attempt >= self.opts.max_attempts || wait > self.opts.max_wait {
                         return Err(GhError::RateLimited {

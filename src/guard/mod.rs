@@ -4,7 +4,7 @@
 //! removals. Archive is the default; delete only when configured; orphan just lets go.
 
 use crate::config::DeletionPolicy;
-use crate::plan::{Action, Blocked, Op, Reason, Step};
+use crate::plan::{Action, Address, Blocked, Kind, Op, Reason, Step};
 use crate::store::{RepoRecord, Tombstone};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,8 +32,8 @@ pub struct GuardInput<'a> {
 /// The guard's answer.
 #[derive(Debug, Default)]
 pub struct GuardOutcome {
-    /// Removal steps allowed in this run.
-    pub steps: Vec<Step>,
+    /// Removals allowed in this run: the repo's full name and its step.
+    pub removals: Vec<(String, Step)>,
     /// Removals not done, with why.
     pub blocked: Vec<Blocked>,
     /// Metric reasons of the blocks (`unknown_discovery`, `grace_period`, `max_removals`,
@@ -146,14 +146,15 @@ pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
                 "stop managing; the repo is left as it is",
             ),
         };
-        out.steps.push(Step {
+        let step = Step {
             action,
-            address: format!("repo:{repo}"),
-            kind: "repo",
+            address: Address::of_repo(Kind::Repo, &repo),
+            kind: Kind::Repo,
             reason: Reason::ProjectGone { since },
             op,
             detail: detail.into(),
-        });
+        };
+        out.removals.push((repo, step));
     }
     out
 }
@@ -207,7 +208,7 @@ mod tests {
         let now = Utc::now();
         let none = BTreeMap::new();
         let first = guard(&input(&managed, &wanted, &known, &none, now));
-        assert!(first.steps.is_empty());
+        assert!(first.removals.is_empty());
         assert_eq!(first.tombstone_add.len(), 1);
         assert_eq!(first.block_reasons, vec!["grace_period"]);
         let mut tombs = BTreeMap::new();
@@ -220,8 +221,8 @@ mod tests {
             },
         );
         let later = guard(&input(&managed, &wanted, &known, &tombs, now));
-        assert_eq!(later.steps.len(), 1);
-        assert_eq!(later.steps[0].action, Action::Archive);
+        assert_eq!(later.removals.len(), 1);
+        assert_eq!(later.removals[0].1.action, Action::Archive);
     }
 
     #[test]
@@ -249,11 +250,11 @@ mod tests {
             })
             .collect();
         let out = guard(&input(&managed, &wanted, &none_known, &tombs, now));
-        assert!(out.steps.is_empty());
+        assert!(out.removals.is_empty());
         assert!(out.block_reasons.iter().all(|r| *r == "unknown_discovery"));
         let known: BTreeSet<String> = ["dev".to_string()].into();
         let out = guard(&input(&managed, &wanted, &known, &tombs, now));
-        assert!(out.steps.is_empty(), "3 removals > max 2");
+        assert!(out.removals.is_empty(), "3 removals > max 2");
         assert_eq!(out.blocked.len(), 3);
         assert!(out.blocked[0].reason.contains("max_deletions_per_run"));
     }

@@ -97,9 +97,7 @@ pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo,
     for b in branches {
         let state = if spec.protection.contains_key(b) {
             match gh.get_protection(owner, name, b).await? {
-                ProtectionState::Protected(v) => {
-                    BranchState::Protected(ProtectionSpec::from_github(&v))
-                }
+                ProtectionState::Protected(p) => BranchState::Protected(p),
                 ProtectionState::Unprotected => BranchState::Unprotected,
                 ProtectionState::NoBranch => BranchState::Missing,
             }

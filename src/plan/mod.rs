@@ -1,11 +1,21 @@
 //! plan: a pure function from (desired, observed, last applied) to the steps that bring a repo
-//! in line, each with an action, a resource address and a reason; and its rendering (Pulumi
-//! style text, or JSON). No I/O here. Secret values never reach a plan.
+//! in line, each with an action, a typed resource address and a reason; and its rendering
+//! (Pulumi style text, or JSON). No I/O here. Secret values never reach a rendered plan.
+//!
+//! One file per resource kind under `kinds/`; `builder` holds the rules every kind shares;
+//! `address` the kinds and addresses; `step` the vocabulary; `render` the output.
 
-mod diff;
+mod address;
+mod builder;
+mod kinds;
 mod render;
 mod step;
 
-pub use diff::{desired_resources, plan_repo, LastApplied};
+pub use address::{Address, AddressError, Kind};
+pub use builder::LastApplied;
+pub use kinds::{desired_resources, plan_repo, DesiredResource};
 pub use render::{render_json, render_text, summary_line};
-pub use step::{Action, Blocked, DriftFinding, Op, Plan, Reason, RepoPlan, Step};
+pub use step::{
+    Action, Blocked, Content, DriftFinding, Op, Plan, Reason, RepoPatch, RepoPlan, Step,
+    UnknownNode,
+};

@@ -56,7 +56,7 @@ pub fn render_text(plan: &Plan) -> String {
             "Discovery unknown (nothing is removed for these nodes):"
         );
         for b in &plan.unknown_nodes {
-            let _ = writeln!(out, "  ? {}  ({})", b.repo, b.reason);
+            let _ = writeln!(out, "  ? {}  ({})", b.node, b.reason);
         }
     }
     if !plan.errors.is_empty() {

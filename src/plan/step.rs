@@ -1,7 +1,10 @@
 //! The plan's vocabulary: steps, reasons, drift findings and blocked deletions.
 
+use super::address::{Address, Kind};
+use crate::config::SecretValue;
+use crate::desired::ProtectionSpec;
 use serde::Serialize;
-use serde_json::Value;
+use std::sync::Arc;
 
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
@@ -74,35 +77,83 @@ impl Reason {
     }
 }
 
-/// The GitHub operation a step performs.
+/// The changes to a repo's own settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RepoPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+/// A file's content as a step carries it (never serialised: plans show paths and SHAs).
+#[derive(Clone, PartialEq)]
+pub struct Content(pub Arc<Vec<u8>>);
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+/// The operation a step performs, with everything apply needs to perform it: apply never
+/// looks values up again. Values that plans must not show (file contents, secret values,
+/// variable values until plans show before/after) are not serialised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    CreateRepo,
+    CreateRepo {
+        #[serde(skip)]
+        description: String,
+        #[serde(skip)]
+        visibility: String,
+        #[serde(skip)]
+        default_branch: String,
+    },
     UpdateRepo {
-        patch: Value,
+        patch: RepoPatch,
     },
     ReplaceTopics {
         topics: Vec<String>,
     },
     CreateBranch {
         branch: String,
+        /// The branch it is cut from (the default branch).
+        #[serde(skip)]
+        from: String,
     },
     PutFile {
         path: String,
         sha: Option<String>,
+        #[serde(skip)]
+        branch: String,
+        #[serde(skip)]
+        content: Content,
+        #[serde(skip)]
+        blob_sha: String,
     },
     CreateVariable {
         name: String,
+        #[serde(skip)]
+        value: String,
     },
     UpdateVariable {
         name: String,
+        #[serde(skip)]
+        value: String,
     },
     PutSecret {
         name: String,
+        /// Redacted in `Debug`, never serialised.
+        #[serde(skip)]
+        value: SecretValue,
     },
     PutProtection {
         branch: String,
+        #[serde(skip)]
+        protection: ProtectionSpec,
     },
     ArchiveRepo,
     DeleteRepo,
@@ -110,6 +161,12 @@ pub enum Op {
     /// Write the plugin's changed files as one commit (Git Data API).
     MirrorFiles {
         changed: Vec<String>,
+        #[serde(skip)]
+        files: Vec<(String, Content)>,
+        #[serde(skip)]
+        branch: String,
+        #[serde(skip)]
+        message: String,
     },
     /// Set the DSS project's git remote.
     SetDssRemote {
@@ -130,10 +187,9 @@ pub enum Op {
 pub struct Step {
     pub action: Action,
     /// e.g. `variable:acme/dss-churn_model/DATAIKU_PROJECT_KEY`.
-    pub address: String,
-    /// Resource kind: repo, topics, branch, file, variable, secret, protection, mirror,
-    /// dss-remote, dss-push.
-    pub kind: &'static str,
+    pub address: Address,
+    /// The resource's kind (the address's).
+    pub kind: Kind,
     pub reason: Reason,
     #[serde(flatten)]
     pub op: Op,
@@ -144,8 +200,8 @@ pub struct Step {
 /// A manual change found on GitHub.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftFinding {
-    pub address: String,
-    pub kind: &'static str,
+    pub address: Address,
+    pub kind: Kind,
     pub what: String,
     /// Whether the plan repairs it (false in report-only mode).
     pub repair: bool,
@@ -169,6 +225,13 @@ pub struct Blocked {
     pub reason: String,
 }
 
+/// A DSS node whose listing is not trusted for removals in this run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnknownNode {
+    pub node: String,
+    pub reason: String,
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -178,7 +241,7 @@ pub struct Plan {
     /// Projects or plugins whose repo could not be described or observed.
     pub errors: Vec<Blocked>,
     /// Nodes whose discovery was unknown (nothing is deleted for them).
-    pub unknown_nodes: Vec<Blocked>,
+    pub unknown_nodes: Vec<UnknownNode>,
 }
 
 impl Plan {

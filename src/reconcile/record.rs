@@ -4,7 +4,7 @@
 use crate::apply::{Outcome, RepoResult};
 use crate::desired::RepoSpec;
 use crate::observe::ObservedRepo;
-use crate::plan::{desired_resources, LastApplied, RepoPlan};
+use crate::plan::{desired_resources, Kind, LastApplied, RepoPlan};
 use crate::store::{now_text, NewDriftEvent, RepoRecord, ResourceRecord, Store};
 use std::collections::BTreeMap;
 
@@ -35,16 +35,19 @@ pub fn record_repo(
         .collect();
     let now = now_text();
     let mut recs = Vec::new();
-    for (address, kind, fp) in desired_resources(spec) {
+    for res in desired_resources(spec) {
+        let kind = res.kind();
+        let fp = res.fingerprint;
+        let address = res.address;
         let (prev_fp, prev_remote) = last
             .by_address
-            .get(&address)
+            .get(address.as_str())
             .cloned()
             .unwrap_or((None, None));
         let planned = plan.steps.iter().any(|s| s.address == address);
         let (applied_fp, applied_at, status, error) = if unrepaired.contains(&address.as_str()) {
             (prev_fp.clone(), None, "drifted", None)
-        } else if !planned && kind == "dss-push" {
+        } else if !planned && kind == Kind::DssPush {
             // A push is done once; not planned means done before, or not possible yet.
             let status = if prev_fp.is_some() {
                 "in_sync"
@@ -63,8 +66,8 @@ pub fn record_repo(
                 None => (prev_fp.clone(), None, "pending", None),
             }
         };
-        let remote_updated_at = if kind == "secret" {
-            let name = address.rsplit('/').next().unwrap_or("");
+        let remote_updated_at = if kind == Kind::Secret {
+            let name = address.item_name().unwrap_or("");
             result
                 .and_then(|r| r.secrets_updated_at.get(name).cloned())
                 .or(prev_remote)
@@ -77,7 +80,7 @@ pub fn record_repo(
             None
         };
         recs.push(ResourceRecord {
-            address,
+            address: address.to_string(),
             repo: full.clone(),
             kind: kind.to_string(),
             desired_fp: Some(fp),
@@ -118,7 +121,7 @@ pub fn record_repo(
         .map(|d| NewDriftEvent {
             run_id,
             repo: full.clone(),
-            address: d.address.clone(),
+            address: d.address.to_string(),
             kind: d.kind.to_string(),
             what: d.what.clone(),
             repaired: d.repair && matches!(outcomes.get(d.address.as_str()), Some(Outcome::Ok)),
@@ -169,13 +172,14 @@ pub fn needs_record(store: &Store, spec: &RepoSpec, plan: &RepoPlan, last: &Last
     if !plan.steps.is_empty() || !plan.drift.is_empty() {
         return true;
     }
-    for (address, kind, fp) in desired_resources(spec) {
-        if kind == "dss-push" {
+    for res in desired_resources(spec) {
+        let kind = res.kind();
+        if kind == Kind::DssPush {
             continue;
         }
-        match last.by_address.get(&address) {
-            Some((Some(applied), remote)) if *applied == fp => {
-                if kind == "secret" && remote.is_none() {
+        match last.by_address.get(res.address.as_str()) {
+            Some((Some(applied), remote)) if *applied == res.fingerprint => {
+                if kind == Kind::Secret && remote.is_none() {
                     return true;
                 }
             }

@@ -1,7 +1,10 @@
 //! The `journal` table: every apply step is written `started` before its request goes out
-//! and `done` (or `failed`) after. After a crash, a step left `started` may or may not have
-//! reached GitHub; the engine re-observes before redoing it, so a non-idempotent write (create
-//! a repo, a ref, a variable) is never repeated blindly.
+//! and `done` (or `failed`) after. It is the audit trail of what a run sent to GitHub
+//! (`GET /api/v1/runs/{id}` shows it), and after a crash it tells which writes were in
+//! flight (`started`, outcome unknown). Recovery does not read it: every run observes GitHub
+//! before it plans, and the non-idempotent creates (repo, ref, variable) tolerate finding
+//! their object already there, so a write cut off by a crash is checked, never repeated
+//! blindly. A journal write that fails stops the repo's apply (see `apply`).
 
 use super::{now_text, Result, Store};
 use rusqlite::{params, Row};

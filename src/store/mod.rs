@@ -102,13 +102,6 @@ impl Store {
         Self::setup(conn, path)
     }
 
-    /// An in-memory store, for tests and dry runs.
-    pub fn open_in_memory() -> Result<Store> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|e| sqlite_err(&path, e))?;
-        Self::setup(conn, &path)
-    }
-
     fn setup(mut conn: Connection, path: &Path) -> Result<Store> {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| sqlite_err(path, e))?;

@@ -54,7 +54,7 @@ pub fn failures(report: &RunReport) -> Vec<(String, String)> {
     for r in &report.results {
         for s in &r.results {
             if let Outcome::Failed(m) = &s.outcome {
-                out.push((s.step.address.clone(), m.clone()));
+                out.push((s.step.address.to_string(), m.clone()));
             }
         }
     }
@@ -62,7 +62,7 @@ pub fn failures(report: &RunReport) -> Vec<(String, String)> {
         out.push((e.repo.clone(), e.reason.clone()));
     }
     for e in &report.plan.unknown_nodes {
-        out.push((e.repo.clone(), e.reason.clone()));
+        out.push((e.node.clone(), e.reason.clone()));
     }
     out
 }
@@ -149,7 +149,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         };
         let _ = store.finish_run(
             run_id,
-            &report.status,
+            report.status.as_str(),
             &report.counts,
             report.requests as i64,
             report.charged as i64,
@@ -167,7 +167,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         if report.status != "succeeded" && report.error.as_deref().unwrap_or("").is_empty() {
             uncaused += 1;
         }
-        statuses.push(report.status.clone());
+        statuses.push(report.status.to_string());
         eprintln!(
             "chaos: run {run_no} {} in {:.0}s",
             report.summary, report.duration_seconds

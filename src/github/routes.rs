@@ -1,0 +1,39 @@
+//! The GitHub REST routes fleetsync calls, as GitHub's REST description names them. Each call
+//! names its route by one of these constants: the route drives pacing (which budget a
+//! request draws on), idempotency and the request metrics, so a typo cannot silently
+//! change a write's class.
+
+/// Create (POST) and list (GET) an organisation's repos.
+pub const ORG_REPOS: &str = "/orgs/{org}/repos";
+/// Get, update (PATCH) and delete a repo.
+pub const REPO: &str = "/repos/{owner}/{repo}";
+/// Get and replace a repo's topics.
+pub const TOPICS: &str = "/repos/{owner}/{repo}/topics";
+/// Read or write one file (PUT creates a commit: content-generating).
+pub const CONTENTS: &str = "/repos/{owner}/{repo}/contents/{path}";
+/// Create a ref (a branch).
+pub const GIT_REFS: &str = "/repos/{owner}/{repo}/git/refs";
+/// Read one ref.
+pub const GIT_REF: &str = "/repos/{owner}/{repo}/git/ref/{ref}";
+/// Move a branch (PATCH).
+pub const GIT_BRANCH_REF: &str = "/repos/{owner}/{repo}/git/refs/heads/{branch}";
+/// Create a tree.
+pub const GIT_TREES: &str = "/repos/{owner}/{repo}/git/trees";
+/// Read a tree (recursive).
+pub const GIT_TREE: &str = "/repos/{owner}/{repo}/git/trees/{tree_sha}";
+/// Create a commit (content-generating).
+pub const GIT_COMMITS: &str = "/repos/{owner}/{repo}/git/commits";
+/// Create a blob.
+pub const GIT_BLOBS: &str = "/repos/{owner}/{repo}/git/blobs";
+/// List and create Actions variables.
+pub const VARIABLES: &str = "/repos/{owner}/{repo}/actions/variables";
+/// Update (PATCH) one Actions variable.
+pub const VARIABLE: &str = "/repos/{owner}/{repo}/actions/variables/{name}";
+/// List Actions secrets (names and dates only).
+pub const SECRETS: &str = "/repos/{owner}/{repo}/actions/secrets";
+/// The repo's public key that secrets are sealed with.
+pub const SECRETS_PUBLIC_KEY: &str = "/repos/{owner}/{repo}/actions/secrets/public-key";
+/// Create or update (PUT) one sealed Actions secret.
+pub const SECRET: &str = "/repos/{owner}/{repo}/actions/secrets/{secret_name}";
+/// Get and replace a branch's protection.
+pub const PROTECTION: &str = "/repos/{owner}/{repo}/branches/{branch}/protection";

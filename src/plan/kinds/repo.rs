@@ -1,0 +1,87 @@
+//! The repository itself: created when missing, unarchived when its project is back,
+//! description and visibility kept as desired.
+
+use super::{DesiredResource, DiffInput};
+use crate::desired::fingerprint;
+use crate::desired::RepoSpec;
+use crate::plan::address::{Address, Kind};
+use crate::plan::builder::{Builder, Difference};
+use crate::plan::step::{Action, Op, Reason, RepoPatch};
+use std::ops::ControlFlow;
+
+pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
+    vec![DesiredResource::new(
+        Address::of_repo(Kind::Repo, full),
+        fingerprint(&(&spec.description, &spec.visibility)),
+    )]
+}
+
+pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
+    let spec = d.spec;
+    let addr = Address::of_repo(Kind::Repo, &d.full);
+    if d.new_repo {
+        let reason = if d.last.fp(&addr).is_some() {
+            Reason::Drift {
+                what: "repo deleted on GitHub".into(),
+            }
+        } else {
+            Reason::NewProject
+        };
+        b.push(
+            Action::Create,
+            addr,
+            reason,
+            Op::CreateRepo {
+                description: spec.description.clone(),
+                visibility: spec.visibility.clone(),
+                default_branch: spec.default_branch.clone(),
+            },
+            format!(
+                "{} repo, default branch {}",
+                spec.visibility, spec.default_branch
+            ),
+        );
+        if b.plan.steps.is_empty() {
+            // Report-only drift on a deleted repo: nothing more can be planned.
+            return ControlFlow::Break(());
+        }
+        return ControlFlow::Continue(());
+    }
+    if d.obs.archived {
+        b.push(
+            Action::Update,
+            addr.clone(),
+            Reason::ProjectBack,
+            Op::UpdateRepo {
+                patch: RepoPatch {
+                    archived: Some(false),
+                    ..Default::default()
+                },
+            },
+            "unarchive".into(),
+        );
+    }
+    let mut patch = RepoPatch::default();
+    let mut what = Vec::new();
+    if d.obs.description.as_deref().unwrap_or("") != spec.description {
+        patch.description = Some(spec.description.clone());
+        what.push("description");
+    }
+    if d.obs.visibility.as_deref() != Some(spec.visibility.as_str()) {
+        patch.visibility = Some(spec.visibility.clone());
+        what.push("visibility");
+    }
+    if !what.is_empty() {
+        let w = what.join(", ");
+        b.differs(Difference {
+            action: Action::Update,
+            desired_fp: d.fp(&addr),
+            address: addr,
+            drift_what: format!("{w} changed on GitHub"),
+            config_what: format!("{w} differs"),
+            op: Op::UpdateRepo { patch },
+            detail: format!("set {w}"),
+        });
+    }
+    ControlFlow::Continue(())
+}

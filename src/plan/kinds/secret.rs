@@ -1,0 +1,59 @@
+//! Actions secrets. GitHub never returns a value, so a secret is compared by the keyed
+//! fingerprint of its source value (vs. the last applied one) and GitHub's `updated_at`
+//! (vs. the one read back after fleetsync's write).
+
+use super::{DesiredResource, DiffInput};
+use crate::desired::{RepoSpec, SecretSpec};
+use crate::plan::address::{Address, Kind};
+use crate::plan::builder::Builder;
+use crate::plan::step::{Action, Op, Reason};
+
+pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
+    spec.secrets
+        .iter()
+        .map(|(n, s)| {
+            DesiredResource::new(Address::item(Kind::Secret, full, n), s.fingerprint.clone())
+        })
+        .collect()
+}
+
+/// Why an existing secret needs writing, if it does.
+fn reason(
+    d: &DiffInput<'_>,
+    addr: &Address,
+    s: &SecretSpec,
+    updated: &chrono::DateTime<chrono::Utc>,
+) -> Option<Reason> {
+    match d.last.fp(addr) {
+        None => Some(Reason::SecretUnverified),
+        Some(applied) if applied != s.fingerprint => Some(Reason::SecretSourceChanged),
+        Some(_) => {
+            let seen = d.last.remote_updated(addr)?;
+            (*updated > seen).then(|| Reason::Drift {
+                what: format!(
+                    "updated on GitHub at {}",
+                    updated.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            })
+        }
+    }
+}
+
+pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    for (name, s) in &d.spec.secrets {
+        let addr = Address::item(Kind::Secret, &d.full, name);
+        let op = Op::PutSecret {
+            name: name.clone(),
+            value: s.value.clone(),
+        };
+        let source = format!("from {}", s.source);
+        match (d.new_repo, d.obs.secrets.get(name)) {
+            (true, _) | (false, None) => b.missing(addr, op, source),
+            (false, Some(updated)) => {
+                if let Some(reason) = reason(d, &addr, s, updated) {
+                    b.push(Action::Update, addr, reason, op, source);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Actions variables, compared by value (GitHub returns them).
+
+use super::{DesiredResource, DiffInput};
+use crate::desired::{fingerprint, RepoSpec};
+use crate::plan::address::{Address, Kind};
+use crate::plan::builder::{Builder, Difference};
+use crate::plan::step::{Action, Op};
+
+pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
+    spec.variables
+        .iter()
+        .map(|(n, v)| DesiredResource::new(Address::item(Kind::Variable, full, n), fingerprint(v)))
+        .collect()
+}
+
+pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    for (name, value) in &d.spec.variables {
+        let addr = Address::item(Kind::Variable, &d.full, name);
+        match (d.new_repo, d.obs.variables.get(name)) {
+            (true, _) | (false, None) => b.missing(
+                addr,
+                Op::CreateVariable {
+                    name: name.clone(),
+                    value: value.clone(),
+                },
+                String::new(),
+            ),
+            (false, Some(v)) if v != value => b.differs(Difference {
+                action: Action::Update,
+                desired_fp: d.fp(&addr),
+                address: addr,
+                drift_what: "value changed on GitHub".into(),
+                config_what: "value differs".into(),
+                op: Op::UpdateVariable {
+                    name: name.clone(),
+                    value: value.clone(),
+                },
+                detail: String::new(),
+            }),
+            _ => {}
+        }
+    }
+}

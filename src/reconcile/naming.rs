@@ -1,0 +1,106 @@
+//! The load and name phases: the state the run's safety rests on (fingerprint key, managed
+//! repos, tombstones — any read failure fails the run), then every source's repo name, so
+//! collisions and protected names are found before anything is built or created.
+
+use super::engine::Engine;
+use super::status::RunError;
+use crate::desired::{self, SourceObject};
+use crate::plan::Blocked;
+use crate::store::{RepoRecord, Tombstone};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the store holds that the run's decisions depend on.
+pub struct RunState {
+    /// The key secret fingerprints are made with.
+    pub fp_key: Vec<u8>,
+    /// Repos fleetsync manages.
+    pub managed: Vec<RepoRecord>,
+    /// Tombstones by repo.
+    pub tombstones: BTreeMap<String, Tombstone>,
+}
+
+/// The sources with their repo names, and what naming found.
+pub struct Named {
+    /// Sources to converge, with their repo names.
+    pub named: Vec<(SourceObject, String)>,
+    /// Full names (lowercase) still wanted: named sources, and managed repos whose source
+    /// exists but could not be named (those are never removed).
+    pub wanted: BTreeSet<String>,
+    /// Sources that could not be named.
+    pub errors: Vec<Blocked>,
+    /// Repos never touched (`github.protected_repos`).
+    pub protected: Vec<Blocked>,
+}
+
+impl Engine {
+    /// Reads the state the run depends on; a failure fails the run before any write.
+    pub(super) fn load_state(&self) -> Result<RunState, RunError> {
+        let fp_key = self
+            .store
+            .fingerprint_key()
+            .map_err(|e| RunError::store("reading the secret fingerprint key", e))?;
+        let managed = self
+            .store
+            .list_repos()
+            .map_err(|e| RunError::store("listing the managed repos", e))?;
+        let tombstones = self
+            .store
+            .list_tombstones()
+            .map_err(|e| RunError::store("listing the tombstones", e))?
+            .into_iter()
+            .map(|t| (t.repo.clone(), t))
+            .collect();
+        Ok(RunState {
+            fp_key,
+            managed,
+            tombstones,
+        })
+    }
+
+    /// Names every source; drops the protected ones.
+    pub(super) fn name(&self, sources: Vec<SourceObject>, managed: &[RepoRecord]) -> Named {
+        let cfg = &self.config;
+        let owner = &cfg.raw.github.owner;
+        let (named, desire_errors) = desired::names(cfg, sources);
+        let mut wanted: BTreeSet<String> = named
+            .iter()
+            .map(|(_, n)| format!("{owner}/{n}").to_ascii_lowercase())
+            .collect();
+        let mut errors = Vec::new();
+        for e in &desire_errors {
+            for r in managed {
+                if r.node == e.node && r.source_key == e.key {
+                    wanted.insert(r.name.to_ascii_lowercase());
+                }
+            }
+            errors.push(Blocked {
+                repo: format!("{}:{}/{}", e.kind.as_str(), e.node, e.key),
+                reason: e.message.clone(),
+            });
+        }
+        let protected_names = &cfg.raw.github.protected_repos;
+        let mut protected = Vec::new();
+        let named = named
+            .into_iter()
+            .filter(|(_, n)| {
+                let full = format!("{owner}/{n}");
+                let hit = protected_names
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(n) || p.eq_ignore_ascii_case(&full));
+                if hit {
+                    protected.push(Blocked {
+                        repo: full,
+                        reason: "in github.protected_repos: never touched".into(),
+                    });
+                }
+                !hit
+            })
+            .collect();
+        Named {
+            named,
+            wanted,
+            errors,
+            protected,
+        }
+    }
+}
