@@ -63,5 +63,7 @@ pub async fn start_for_config(config: &Config) -> Result<RunningSim, String> {
     let github = github::start(gh_settings, tokens, gh_bind)
         .await
         .map_err(|e| format!("simulated GitHub on {gh_bind}: {e}"))?;
+    // The node's project remotes resolve to the simulated GitHub (pushes really land there).
+    dss.handle.link_github(&github.handle);
     Ok(RunningSim { dss, github })
 }

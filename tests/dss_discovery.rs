@@ -282,8 +282,25 @@ async fn git_remote_push_plugin_download_and_infras_through_the_client() {
     assert!(!out.success);
     assert!(!out.output.is_empty());
 
+    // The node's pushes land in a simulated GitHub holding the (empty) repo.
+    let gh = fleetsync::sim::github::start(
+        Default::default(),
+        vec![fleetsync::sim::github::SimToken::pat("t")],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    s.handle.link_github(&gh.handle);
     let url = "https://github.com/acme/dss-x.git";
     c.set_git_remote(&key, "origin", url).await.unwrap();
+    let out = c.push(&key, Some("master")).await.unwrap();
+    assert!(!out.success);
+    assert!(
+        out.output.contains("Repository not found"),
+        "{}",
+        out.output
+    );
+    assert!(gh.handle.create_empty_repo("acme", "dss-x"));
     assert_eq!(
         c.git_remote(&key, "origin").await.unwrap().as_deref(),
         Some(url)
@@ -292,6 +309,10 @@ async fn git_remote_push_plugin_download_and_infras_through_the_client() {
     let out = c.push(&key, Some("master")).await.unwrap();
     assert!(out.success, "{}", out.output);
     assert_eq!(s.handle.pushes_of(&key), 1);
+    assert_eq!(
+        gh.handle.branch_head("acme/dss-x", "master"),
+        s.handle.branch_head(&key, "master")
+    );
 
     let plugins = c.list_plugins().await.unwrap();
     let dev = plugins.iter().find(|p| p.is_dev).unwrap();
@@ -309,7 +330,8 @@ async fn git_remote_push_plugin_download_and_infras_through_the_client() {
     let infras = c.list_infras().await.unwrap();
     assert_eq!(infras.len(), 2);
     assert_eq!(infras[0].id, "staging-automation");
-    assert_eq!(infras[0].stage.as_deref(), Some("Staging"));
+    // DSS's stock stages: Development, Test, Production.
+    assert_eq!(infras[0].stage.as_deref(), Some("Test"));
     assert_eq!(c.instance_info().await.unwrap().node_type, "DESIGN");
 }
 

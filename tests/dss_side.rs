@@ -183,7 +183,9 @@ async fn dev_plugins_are_mirrored_as_one_commit_when_they_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infrastructure_ids_come_from_the_deployer_by_stage() {
     let mut f = Fleet::start(4, 0, roomy_github(), "").await;
-    f.node_extra = "[dss.infra]\nfill_variables = true\nstaging_stage = \"Staging\"\nprod_stage = \"Production\"".into();
+    f.node_extra =
+        "[dss.infra]\nfill_variables = true\nstaging_stage = \"Test\"\nprod_stage = \"Production\""
+            .into();
     f.write_config();
     let r = f.run().await;
     assert_eq!(r.status, "succeeded", "{}", r.summary);

@@ -7,6 +7,16 @@ use serde_json::Value;
 
 const KEY: &str = "sim-test-key";
 
+async fn github_sim() -> fleetsync::sim::github::RunningGithubSim {
+    fleetsync::sim::github::start(
+        Default::default(),
+        vec![fleetsync::sim::github::SimToken::pat("gh-token")],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn sim() -> RunningDssSim {
     start(
         DssSimSettings::default(),
@@ -115,6 +125,10 @@ async fn remote_set_without_content_type_then_read_back_and_push() {
         Some("git@github.com:acme/dss-x.git")
     );
 
+    // The push lands in the simulated GitHub the remote names (github.com → the linked sim).
+    let gh = github_sim().await;
+    s.handle.link_github(&gh.handle);
+    assert!(gh.handle.create_empty_repo("acme", "dss-x"));
     let push = format!(
         "{}/dip/publicapi/projects/{key}/git/actions/push?branchName=master",
         s.url
@@ -130,6 +144,10 @@ async fn remote_set_without_content_type_then_read_back_and_push() {
         .unwrap();
     assert_eq!(r["success"], true, "{r}");
     assert_eq!(s.handle.pushes_of(&key), 1);
+    assert_eq!(
+        gh.handle.branch_head("acme/dss-x", "master"),
+        s.handle.branch_head(&key, "master")
+    );
 
     let r = reqwest::Client::new()
         .delete(&remote)
@@ -269,7 +287,15 @@ async fn deployer_instance_and_auth_info() {
     .json()
     .await
     .unwrap();
-    assert_eq!(stages.as_array().unwrap().len(), 2);
+    // DSS's stock lifecycle stages.
+    let ids: Vec<&str> = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["Development", "Test", "Production"]);
+    assert_eq!(infras[0]["infraBasicInfo"]["stage"], "Test");
     let info: Value = get(
         &format!("{}/public/api/instance-info", s.url),
         &basic(KEY, ""),

@@ -196,7 +196,7 @@ impl Default for DssInfraConfig {
     fn default() -> Self {
         DssInfraConfig {
             fill_variables: false,
-            staging_stage: "Staging".into(),
+            staging_stage: "Test".into(),
             prod_stage: "Production".into(),
         }
     }

@@ -57,6 +57,7 @@ impl Fleet {
         )
         .await
         .unwrap();
+        dss.handle.link_github(&gh.handle);
         let dir = tempfile::tempdir().unwrap();
         for (name, value) in [
             ("dss-key", DSS_KEY),

@@ -6,6 +6,7 @@
 
 pub mod dss;
 pub mod fleet_config;
+pub mod git;
 pub mod github;
 pub mod settings;
 

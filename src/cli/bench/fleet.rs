@@ -104,6 +104,7 @@ impl BenchFleet {
             .await
             .map_err(|e| format!("simulated GitHub: {e}"))?
             .map_err(|e| format!("simulated GitHub: {e}"))?;
+        dss.handle.link_github(&gh.handle);
         for (name, value) in [
             ("dss-key", DSS_KEY),
             ("gh-token", GH_TOKEN),

@@ -122,6 +122,7 @@ impl ChaosFleet {
         let gh = gh_sim::start(gh_settings, vec![SimToken::pat(GH_TOKEN)], loopback)
             .await
             .map_err(|e| format!("simulated GitHub: {e}"))?;
+        dss.handle.link_github(&gh.handle);
         let dir = std::env::temp_dir().join(format!(
             "fleetsync-chaos-{}-{}",
             std::process::id(),

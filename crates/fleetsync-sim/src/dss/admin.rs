@@ -20,6 +20,7 @@ pub(crate) fn router(h: DssSimHandle) -> Router {
         .route("/_sim/dss/projects/{key}", delete(remove_project))
         .route("/_sim/dss/projects/{key}/tags", put(set_tags))
         .route("/_sim/dss/projects/{key}/touch", post(touch))
+        .route("/_sim/dss/projects/{key}/commits", post(commit))
         .route("/_sim/dss/outage", post(outage))
         .route("/_sim/dss/error_rate", post(error_rate))
         .route("/_sim/dss/empty_listing", post(empty_listing))
@@ -51,6 +52,7 @@ async fn state(State(h): State<DssSimHandle>) -> Json<Value> {
             json!({
                 "key": p.key, "name": p.name, "tags": p.tags, "version": p.version,
                 "remotes": p.remotes, "pushes": p.pushes,
+                "branch": p.git.current, "head": p.git.head(), "branches": p.git.branches,
             })
         })
         .collect();
@@ -171,6 +173,49 @@ async fn error_rate(State(h): State<DssSimHandle>, body: Bytes) -> Response {
             Json(json!({"errorRate": r.rate})).into_response()
         }
         Ok(_) => bad("rate must be between 0.0 and 1.0"),
+        Err(e) => bad(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCommit {
+    /// Path → new content (text), or `null` to remove the file.
+    files: std::collections::BTreeMap<String, Option<String>>,
+    message: String,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    branch: Option<String>,
+}
+
+/// A DSS user edits the project: one commit on its current branch (or `branch`).
+async fn commit(State(h): State<DssSimHandle>, Path(key): Path<String>, body: Bytes) -> Response {
+    let c: NewCommit = match parse(&body) {
+        Ok(c) => c,
+        Err(e) => return bad(&e),
+    };
+    if c.files.is_empty() {
+        return bad("a commit changes at least one file");
+    }
+    let changes: Vec<(&str, Option<&[u8]>)> = c
+        .files
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.as_deref().map(str::as_bytes)))
+        .collect();
+    match h.commit_project(
+        &key,
+        c.author.as_deref(),
+        c.branch.as_deref(),
+        &changes,
+        &c.message,
+    ) {
+        Ok(sha) => (
+            StatusCode::CREATED,
+            Json(json!({"key": key, "commit": sha})),
+        )
+            .into_response(),
+        Err(e) if e.starts_with("no project") => missing(&key),
         Err(e) => bad(&e),
     }
 }

@@ -168,13 +168,14 @@ impl ProjectGit {
             return false;
         };
         let before = self.objects.parent_files(sha);
-        let under = |p: &String| p == prefix || p.starts_with(&format!("{}/", prefix.trim_end_matches('/')));
+        let under = |p: &String| {
+            p == prefix || p.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+        };
         before
             .iter()
             .filter(|(p, _)| under(p))
             .any(|(p, s)| c.files.get(p) != Some(s))
-            || c
-                .files
+            || c.files
                 .iter()
                 .filter(|(p, _)| under(p))
                 .any(|(p, s)| before.get(p) != Some(s))
@@ -220,7 +221,12 @@ mod tests {
         let mut g = ProjectGit::new("K", "K", "alice", 1);
         let who = user("bob", 2);
         let c = g
-            .commit(None, &[("recipes/x.py".into(), Some(b"print(1)\n".to_vec()))], "Edit x", &who)
+            .commit(
+                None,
+                &[("recipes/x.py".into(), Some(b"print(1)\n".to_vec()))],
+                "Edit x",
+                &who,
+            )
             .unwrap();
         assert_eq!(g.head(), Some(&c));
         assert_eq!(g.log(None).len(), 2);

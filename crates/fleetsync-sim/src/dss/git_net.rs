@@ -16,6 +16,12 @@ pub(crate) struct GithubLink {
     pub handle: GithubSimHandle,
 }
 
+impl std::fmt::Debug for GithubLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GithubLink({:?})", self.hosts.0)
+    }
+}
+
 /// The outcome of a git action, as DSS answers it.
 pub(crate) struct GitAnswer {
     pub success: bool,
@@ -77,9 +83,9 @@ fn refusal_output(url: &str, why: &Refusal) -> String {
         (Refusal::Archived, _) => {
             format!("ERROR: This repository was archived so it is read-only.\n{NO_ACCESS}")
         }
-        (Refusal::Unavailable, _) => format!(
-            "fatal: unable to access '{url}/': The requested URL returned error: 503"
-        ),
+        (Refusal::Unavailable, _) => {
+            format!("fatal: unable to access '{url}/': The requested URL returned error: 503")
+        }
         _ => format!("error: failed to push some refs to '{url}'"),
     }
 }
@@ -148,7 +154,9 @@ pub(crate) fn push(s: &mut SimState, key: &str, branch: Option<&str>) -> Option<
     let outcome = gh.receive_push(&target.owner, &target.name, &branch, &tip, &p.git.objects);
     Some(match outcome {
         Ok(pushed) => {
-            p.git.tracking.insert(format!("origin/{branch}"), tip.clone());
+            p.git
+                .tracking
+                .insert(format!("origin/{branch}"), tip.clone());
             p.pushes += 1;
             let line = match pushed {
                 Pushed::Created => format!(" * {:<17} {branch} -> {branch}", "[new branch]"),
@@ -211,7 +219,12 @@ pub(crate) fn pull_rebase(s: &mut SimState, key: &str, branch: Option<&str>) -> 
     let p = s.projects.get_mut(key)?;
     let current = p.git.current.clone();
     let upstream_branch = branch.unwrap_or(&current).to_string();
-    let Some(upstream) = p.git.tracking.get(&format!("origin/{upstream_branch}")).cloned() else {
+    let Some(upstream) = p
+        .git
+        .tracking
+        .get(&format!("origin/{upstream_branch}"))
+        .cloned()
+    else {
         return Some(GitAnswer::fail(format!(
             "fatal: couldn't find remote ref {upstream_branch}"
         )));
@@ -223,10 +236,14 @@ pub(crate) fn pull_rebase(s: &mut SimState, key: &str, branch: Option<&str>) -> 
     };
     let Some(local) = p.git.branches.get(&current).cloned() else {
         p.git.branches.insert(current.clone(), upstream);
-        return Some(GitAnswer::ok(format!("{prefix}Successfully rebased and updated refs/heads/{current}.")));
+        return Some(GitAnswer::ok(format!(
+            "{prefix}Successfully rebased and updated refs/heads/{current}."
+        )));
     };
     if p.git.objects.is_ancestor(&upstream, &local) {
-        return Some(GitAnswer::ok(format!("{prefix}Current branch {current} is up to date.")));
+        return Some(GitAnswer::ok(format!(
+            "{prefix}Current branch {current} is up to date."
+        )));
     }
     let committer = user(&p.owner_login, chrono::Utc::now().timestamp());
     match p.git.objects.rebase(&upstream, &local, &committer) {

@@ -86,17 +86,20 @@ struct NewBranch {
     target_key: Option<String>,
 }
 
-fn parse_new_branch(body: &Bytes) -> Result<NewBranch, Response> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| wire::bad_request(&format!("the body is not JSON: {e}")))?;
+fn parse_new_branch(body: &Bytes) -> Result<NewBranch, String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let Some(name) = text("name") else {
-        return Err(wire::bad_request("the body must name the branch: {\"name\": ...}"));
+        return Err("the body must name the branch: {\"name\": ...}".into());
     };
     Ok(NewBranch {
         name,
         commit: text("commit").filter(|c| !c.is_empty()),
-        duplicate: v.get("duplicateProject").and_then(Value::as_bool).unwrap_or(false),
+        duplicate: v
+            .get("duplicateProject")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         target_key: text("targetProjectKey").filter(|k| !k.is_empty()),
     })
 }
@@ -138,7 +141,13 @@ fn duplicate_key(source: &str, b: &NewBranch) -> String {
         let suffix: String = b
             .name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{source}_{suffix}")
     })
@@ -151,7 +160,7 @@ async fn create_branch(
 ) -> Response {
     let b = match parse_new_branch(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return wire::bad_request(&e),
     };
     let mut s = h.lock();
     let Some(p) = s.projects.get_mut(&key) else {
@@ -179,7 +188,11 @@ async fn create_branch(
     Json(v).into_response()
 }
 
-async fn push(State(h): State<DssSimHandle>, Path(key): Path<String>, Query(q): Params) -> Response {
+async fn push(
+    State(h): State<DssSimHandle>,
+    Path(key): Path<String>,
+    Query(q): Params,
+) -> Response {
     let branch = branch_param(&q);
     let a = git_net::push(&mut h.lock(), &key, branch.as_deref());
     answer(a, &key)

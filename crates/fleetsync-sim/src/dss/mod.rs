@@ -6,6 +6,10 @@
 
 mod admin;
 mod archive;
+mod git;
+mod git_net;
+mod git_routes;
+mod handle_git;
 mod routes;
 mod seed;
 mod state;
@@ -34,6 +38,8 @@ pub struct DssSimSettings {
     pub error_rate: f64,
     /// When true, every API request is answered 503.
     pub outage: bool,
+    /// The deployer's lifecycle stages (DSS's stock ones by default).
+    pub stages: Vec<String>,
     /// Deployer infrastructures.
     pub infras: Vec<SimInfra>,
 }
@@ -58,10 +64,13 @@ impl Default for DssSimSettings {
             latency_ms: 0,
             error_rate: 0.0,
             outage: false,
+            // "DSS comes preconfigured with the classic Dev, Test and Prod stages"
+            // (shared/reference/dss-public-api.md, facts checked later).
+            stages: vec!["Development".into(), "Test".into(), "Production".into()],
             infras: vec![
                 SimInfra {
                     id: "staging-automation".into(),
-                    stage: "Staging".into(),
+                    stage: "Test".into(),
                 },
                 SimInfra {
                     id: "prod-automation".into(),

@@ -25,14 +25,9 @@ pub(crate) fn router(h: DssSimHandle) -> Router {
         .route("/projects/", get(list_projects))
         .route("/projects/{key}", get(get_project))
         .route("/projects/{key}/metadata", get(get_metadata))
-        .route("/projects/{key}/git/status", get(git_status))
         .route(
             "/projects/{key}/git/remotes/{name}",
             get(get_remote).post(set_remote).delete(delete_remote),
-        )
-        .route(
-            "/projects/{key}/git/actions/push",
-            axum::routing::post(push),
         )
         .route("/plugins/", get(list_plugins))
         .route("/plugins/{id}/download", get(download_plugin))
@@ -40,6 +35,8 @@ pub(crate) fn router(h: DssSimHandle) -> Router {
         .route("/project-deployer/infras", get(infras))
         .route("/instance-info", get(instance_info))
         .route("/auth/info", get(auth_info))
+        .merge(super::git_routes::routes())
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(h);
     Router::new()
         .nest("/public/api", api.clone())
@@ -164,6 +161,18 @@ pub(crate) fn route_key(method: &Method, path: &str) -> String {
     format!("{method} {}", out.join("/"))
 }
 
+/// DSS answers a method a path does not serve with its JSON error body (the official client
+/// builds its exception from it), not an empty 405. The wording is the Spring MVC message DSS's
+/// backend relays.
+async fn method_not_allowed(method: Method) -> Response {
+    wire::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "org.springframework.web.HttpRequestMethodNotSupportedException",
+        "ERR_METHOD_NOT_ALLOWED",
+        &format!("Request method '{method}' is not supported"),
+    )
+}
+
 async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
     wire::error(
         StatusCode::NOT_FOUND,
@@ -236,13 +245,6 @@ async fn get_metadata(State(h): State<DssSimHandle>, Path(key): Path<String>) ->
     }
 }
 
-async fn git_status(State(h): State<DssSimHandle>, Path(key): Path<String>) -> Response {
-    match h.lock().projects.get(&key) {
-        Some(p) => Json(wire::git_status(p)).into_response(),
-        None => wire::unknown_project(&key),
-    }
-}
-
 async fn get_remote(
     State(h): State<DssSimHandle>,
     Path((key, name)): Path<(String, String)>,
@@ -293,54 +295,6 @@ async fn delete_remote(
     }
 }
 
-async fn push(
-    State(h): State<DssSimHandle>,
-    Path(key): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut s = h.lock();
-    let s_push_failure = s.push_failure.clone();
-    let Some(p) = s.projects.get_mut(&key) else {
-        return wire::unknown_project(&key);
-    };
-    let branch = q
-        .get("branchName")
-        .filter(|b| !b.is_empty())
-        .cloned()
-        .unwrap_or_else(|| p.branch.clone());
-    let remote = p
-        .remotes
-        .get("origin")
-        .or_else(|| p.remotes.values().next())
-        .cloned();
-    if let (Some(url), Some(out)) = (&remote, s_push_failure.clone()) {
-        return Json(json!({
-            "success": false,
-            "logs": [],
-            "output": format!("To {url}\n ! [rejected] {branch} -> {branch}\n{out}"),
-        }))
-        .into_response();
-    }
-    match remote {
-        None => Json(json!({
-            "success": false,
-            "logs": [],
-            "output": "fatal: No configured push destination.\nEither specify the URL from the command-line or configure a remote repository",
-        }))
-        .into_response(),
-        Some(url) => {
-            p.pushes += 1;
-            let n = p.pushes;
-            Json(json!({
-                "success": true,
-                "logs": [],
-                "output": format!("To {url}\n   {:07x}..{:07x}  {branch} -> {branch}", n * 7919, (n + 1) * 7919),
-            }))
-            .into_response()
-        }
-    }
-}
-
 async fn list_plugins(State(h): State<DssSimHandle>) -> Response {
     let items: Vec<Value> = h.lock().plugins.values().map(wire::plugin_item).collect();
     Json(Value::Array(items)).into_response()
@@ -376,14 +330,10 @@ async fn download_plugin(State(h): State<DssSimHandle>, Path(id): Path<String>) 
 }
 
 async fn stages(State(h): State<DssSimHandle>) -> Response {
-    let mut seen: Vec<String> = Vec::new();
-    for i in &h.lock().infras {
-        if !seen.contains(&i.stage) {
-            seen.push(i.stage.clone());
-        }
-    }
-    let items: Vec<Value> = seen
-        .into_iter()
+    let items: Vec<Value> = h
+        .lock()
+        .stages
+        .iter()
         .map(|s| json!({"id": s, "desc": ""}))
         .collect();
     Json(Value::Array(items)).into_response()

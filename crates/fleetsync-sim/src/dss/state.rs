@@ -1,6 +1,8 @@
 //! The simulated node's state (projects, plugins, git remotes, pushes, fault knobs, request
 //! counters) and [`DssSimHandle`], the cheap handle tests use to change and inspect it.
 
+use super::git::ProjectGit;
+use super::git_net::GithubLink;
 use super::{seed, DssSimSettings, SimInfra};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -24,7 +26,8 @@ pub(crate) struct SimProject {
     pub modified_on: i64,
     pub created_by: String,
     pub created_on: i64,
-    pub branch: String,
+    /// The project's git repository (history, branches, current branch).
+    pub git: ProjectGit,
     pub remotes: BTreeMap<String, String>,
     pub pushes: usize,
     /// Metadata custom fields (`customFields`).
@@ -52,6 +55,10 @@ pub(crate) struct SimState {
     pub projects: BTreeMap<String, SimProject>,
     pub plugins: BTreeMap<String, SimPlugin>,
     pub infras: Vec<SimInfra>,
+    /// The deployer's lifecycle stages.
+    pub stages: Vec<String>,
+    /// The simulated GitHubs this node's git can reach.
+    pub github: Vec<GithubLink>,
     pub outage: bool,
     pub error_rate: f64,
     pub latency_ms: u64,
@@ -104,6 +111,8 @@ impl DssSimHandle {
             projects: projects.into_iter().map(|p| (p.key.clone(), p)).collect(),
             plugins: plugins.into_iter().map(|p| (p.id.clone(), p)).collect(),
             infras: settings.infras.clone(),
+            stages: settings.stages.clone(),
+            github: Vec::new(),
             outage: settings.outage,
             error_rate: settings.error_rate,
             latency_ms: settings.latency_ms,
@@ -282,7 +291,7 @@ impl DssSimHandle {
     }
 }
 
-fn bump(p: &mut SimProject) {
+pub(crate) fn bump(p: &mut SimProject) {
     p.version += 1;
     p.modified_on = now_ms().max(p.modified_on + 1);
     p.modified_by = "admin".to_string();

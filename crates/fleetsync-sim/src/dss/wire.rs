@@ -53,10 +53,11 @@ pub(crate) fn git_status(p: &SimProject) -> Value {
         .map(|(name, url)| json!({"name": name, "url": url}))
         .collect();
     let empty: [&str; 0] = [];
+    let (ahead, behind) = p.git.tracking_count("origin");
     json!({
-        "currentBranch": p.branch,
+        "currentBranch": p.git.current,
         "remotes": remotes,
-        "trackingCount": {"ahead": 0, "behind": 0},
+        "trackingCount": {"ahead": ahead, "behind": behind},
         "clean": true,
         "hasUncommittedChanges": false,
         "added": empty, "changed": empty, "removed": empty, "missing": empty,

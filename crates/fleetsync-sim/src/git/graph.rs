@@ -45,12 +45,7 @@ impl ObjectStore {
             })
             .collect();
         best.into_iter()
-            .max_by_key(|c| {
-                self.commits
-                    .get(*c)
-                    .map(|x| x.committer.epoch)
-                    .unwrap_or(0)
-            })
+            .max_by_key(|c| self.commits.get(*c).map(|x| x.committer.epoch).unwrap_or(0))
             .cloned()
     }
 
@@ -104,8 +99,17 @@ impl ObjectStore {
         committer: &Signature,
     ) -> Result<Rebased, Conflict> {
         if self.is_ancestor(tip, onto) {
+            // Nothing of our own: a fast-forward to the new base.
             return Ok(Rebased {
                 tip: onto.to_string(),
+                replayed: 0,
+                dropped: 0,
+            });
+        }
+        if self.is_ancestor(onto, tip) {
+            // Already on top of the new base: "Current branch … is up to date."
+            return Ok(Rebased {
+                tip: tip.to_string(),
                 replayed: 0,
                 dropped: 0,
             });
@@ -260,7 +264,10 @@ mod tests {
         let right = commit(&mut s, &[&root], &[("a", "1"), ("b", "1")], 3);
         let right2 = commit(&mut s, &[&right], &[("a", "1"), ("b", "2")], 4);
         assert_eq!(s.merge_base(&left, &right2), Some(root.clone()));
-        assert_eq!(s.range(Some(&left), &right2), vec![right.clone(), right2.clone()]);
+        assert_eq!(
+            s.range(Some(&left), &right2),
+            vec![right.clone(), right2.clone()]
+        );
         assert!(s.is_ancestor(&root, &right2));
         assert!(!s.is_ancestor(&left, &right2));
         let other = commit(&mut s, &[], &[("z", "1")], 5);

@@ -25,6 +25,79 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/repos/{owner}/{repo}/protection/{branch}",
             axum::routing::delete(remove_protection),
         )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/merge",
+            post(merge_pull),
+        )
+        .route("/repos/{owner}/{repo}/rename", post(rename))
+        .route("/repos/{owner}/{repo}/transfer", post(transfer))
+}
+
+fn refused(message: &str) -> Response {
+    json_reply(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"message": message}),
+    )
+}
+
+/// A reviewer merges a pull request: `{"sha", "merged": true, "message"}` like GitHub's merge.
+async fn merge_pull(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+) -> Response {
+    let handle = super::GithubSimHandle {
+        shared: shared.clone(),
+    };
+    match handle.merge_pull(&format!("{owner}/{repo}"), number) {
+        Ok(sha) => json_reply(
+            StatusCode::OK,
+            json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+        ),
+        Err(e) => json_reply(StatusCode::CONFLICT, json!({"message": e})),
+    }
+}
+
+fn text_field(body: &Bytes, key: &str) -> Option<String> {
+    body_object(body)
+        .ok()
+        .and_then(|b| b.get(key).and_then(Value::as_str).map(str::to_string))
+}
+
+/// Someone renames a repository: `{"name": "new"}`.
+async fn rename(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(name) = text_field(&body, "name") else {
+        return refused("the body must be {\"name\": \"...\"}");
+    };
+    match shared.lock().relocate(&owner, &repo, &owner, &name) {
+        Ok(()) => json_reply(
+            StatusCode::OK,
+            json!({"full_name": format!("{owner}/{name}")}),
+        ),
+        Err(e) => refused(&e),
+    }
+}
+
+/// Someone transfers a repository: `{"new_owner": "org", "new_name": optional}`.
+async fn transfer(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(new_owner) = text_field(&body, "new_owner") else {
+        return refused("the body must be {\"new_owner\": \"...\"}");
+    };
+    let name = text_field(&body, "new_name").unwrap_or_else(|| repo.clone());
+    match shared.lock().relocate(&owner, &repo, &new_owner, &name) {
+        Ok(()) => json_reply(
+            StatusCode::OK,
+            json!({"full_name": format!("{new_owner}/{name}")}),
+        ),
+        Err(e) => refused(&e),
+    }
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> Response {

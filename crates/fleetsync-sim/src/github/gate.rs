@@ -36,6 +36,7 @@ fn is_content_write(method: &Method, route: &str) -> bool {
             | ("POST", "/repos/{owner}/{repo}/git/refs")
             | ("POST", "/repos/{owner}/{repo}/git/commits")
             | ("PATCH", "/repos/{owner}/{repo}/git/refs/heads/{*branch}")
+            | ("POST", "/repos/{owner}/{repo}/pulls")
     )
 }
 
@@ -97,7 +98,11 @@ pub async fn gate(
     let route = matched
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
-    let path = req.uri().path().to_string();
+    let path = req
+        .extensions()
+        .get::<super::moved::OriginalPath>()
+        .map(|p| p.0.clone())
+        .unwrap_or_else(|| req.uri().path().to_string());
     let (latency, outage, inject_error, inject_reset, inject_secondary) = {
         let mut st = shared.lock();
         let s = st.settings.clone();
@@ -272,8 +277,16 @@ pub async fn gate(
         }
     }
 
+    // A moved repository's old name answers GitHub's redirect instead.
+    let redirect = {
+        let st = shared.lock();
+        super::moved::redirect(&st, &shared.base_url, &method, req.uri())
+    };
     req.extensions_mut().insert(CallerExt(caller.clone()));
-    let resp = next.run(req).await;
+    let resp = match redirect {
+        Some(r) => r,
+        None => next.run(req).await,
+    };
     let (mut parts, body) = resp.into_parts();
 
     // ETags on every successful GET; a matching If-None-Match gets a free 304.

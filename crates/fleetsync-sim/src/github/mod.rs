@@ -11,23 +11,32 @@
 mod admin;
 mod auth;
 mod gate;
-pub mod git;
+mod handle_git;
 mod limits;
+mod moved;
+mod protect;
+mod pulls;
 mod record;
 mod reply;
 mod routes_actions;
+mod routes_compare;
 mod routes_contents;
 mod routes_gitdata;
 mod routes_misc;
 mod routes_protection;
+mod routes_pulls;
 mod routes_repos;
 mod settings;
 mod state;
+mod transport;
 
-pub use git::blob_sha;
+pub use super::git::blob_sha;
+pub use handle_git::PullView;
+pub use protect::THROUGH_PR;
 pub use record::{RequestRecord, TrafficCounters};
 pub use settings::{GithubSimSettings, SimApp, SimToken};
 pub use state::RepoView;
+pub use transport::{GitHosts, Pushed, Refusal};
 
 use axum::Router;
 use std::net::SocketAddr;
@@ -93,7 +102,12 @@ pub async fn start(
         base_url: url.clone(),
         state: Mutex::new(state),
     });
-    let app = router(shared.clone());
+    // `/repositories/{id}/…` is rewritten before routing (see `moved`).
+    let app = tower::Layer::layer(
+        &axum::middleware::from_fn_with_state(shared.clone(), moved::rewrite_by_id),
+        router(shared.clone()),
+    );
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -119,6 +133,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(routes_actions::routes())
         .merge(routes_protection::routes())
         .merge(routes_misc::routes())
+        .merge(routes_compare::routes())
+        .merge(routes_pulls::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             gate::gate,

@@ -113,7 +113,11 @@ pub fn redirect(st: &SimState, base_url: &str, method: &Method, uri: &Uri) -> Op
 
 /// Rewrites `/repositories/{id}…` to the repository's `/repos/{owner}/{name}…` before routing.
 /// An unknown id is left alone (and answered 404 by the router).
-pub async fn rewrite_by_id(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+pub async fn rewrite_by_id(
+    State(shared): State<Arc<Shared>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/repositories/") {
         let (id, tail) = match rest.find('/') {
@@ -122,7 +126,8 @@ pub async fn rewrite_by_id(State(shared): State<Arc<Shared>>, mut req: Request, 
         };
         let target = id.parse::<u64>().ok().and_then(|id| {
             let st = shared.lock();
-            st.repo_by_id(id).map(|r| format!("/repos/{}/{}{tail}", r.owner, r.name))
+            st.repo_by_id(id)
+                .map(|r| format!("/repos/{}/{}{tail}", r.owner, r.name))
         });
         if let Some(new_path) = target {
             let pq = match req.uri().query() {

@@ -99,7 +99,8 @@ fn end_json(base: &str, r: &Repo, branch: &str, sha: &str) -> Value {
 }
 
 fn opt_ts(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map_or(Value::Null, |t| Value::String(super::reply::ts(t)))
+    t.as_ref()
+        .map_or(Value::Null, |t| Value::String(super::reply::ts(t)))
 }
 
 /// `pull-request-simple` (the list items).
@@ -111,6 +112,14 @@ pub fn simple_json(base: &str, r: &Repo, p: &PullRec) -> Value {
     let issue = format!("{base}/repos/{full}/issues/{n}");
     let head = head_sha(r, p);
     let base_sha = r.refs.get(&p.base_ref).cloned().unwrap_or_default();
+    let links = json!({
+        "self": {"href": api}, "html": {"href": html}, "issue": {"href": issue},
+        "comments": {"href": format!("{issue}/comments")},
+        "review_comments": {"href": format!("{api}/comments")},
+        "review_comment": {"href": format!("{base}/repos/{full}/pulls/comments{{/number}}")},
+        "commits": {"href": format!("{api}/commits")},
+        "statuses": {"href": format!("{base}/repos/{full}/statuses/{head}")},
+    });
     json!({
         "url": api, "id": p.id, "node_id": format!("PR_sim{}", p.id),
         "html_url": html, "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
@@ -129,14 +138,7 @@ pub fn simple_json(base: &str, r: &Repo, p: &PullRec) -> Value {
         "assignee": null, "assignees": [], "requested_reviewers": [], "requested_teams": [],
         "head": end_json(base, r, &p.head_ref, &head),
         "base": end_json(base, r, &p.base_ref, &base_sha),
-        "_links": {
-            "self": {"href": api}, "html": {"href": html}, "issue": {"href": issue},
-            "comments": {"href": format!("{issue}/comments")},
-            "review_comments": {"href": format!("{api}/comments")},
-            "review_comment": {"href": format!("{base}/repos/{full}/pulls/comments{{/number}}")},
-            "commits": {"href": format!("{api}/commits")},
-            "statuses": {"href": format!("{base}/repos/{full}/statuses/{head}")},
-        },
+        "_links": links,
         "author_association": "MEMBER", "auto_merge": null, "draft": p.draft,
     })
 }

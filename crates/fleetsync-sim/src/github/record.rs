@@ -35,6 +35,10 @@ pub struct TrafficCounters {
     pub injected_errors: u64,
     pub connection_resets: u64,
     pub unauthorized: u64,
+    /// Git pushes received (from a simulated DSS node; not REST requests).
+    pub git_pushes: u64,
+    /// Git fetches served (likewise).
+    pub git_fetches: u64,
     /// `"METHOD route status"` → count.
     pub by_route: BTreeMap<String, u64>,
 }

@@ -20,7 +20,10 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/repos/{owner}/{repo}/compare/{*basehead}", get(compare))
-        .route("/repos/{owner}/{repo}/git/commits/{sha}", get(get_git_commit))
+        .route(
+            "/repos/{owner}/{repo}/git/commits/{sha}",
+            get(get_git_commit),
+        )
 }
 
 const COMPARE_DOCS: &str = "https://docs.github.com/rest/commits/commits#compare-two-commits";
@@ -218,7 +221,11 @@ async fn compare(
     };
     let empty = Files::new();
     let mb_files = r.objects.commits.get(&mb).map_or(&empty, |c| &c.files);
-    let head_files = r.objects.commits.get(&head_sha).map_or(&empty, |c| &c.files);
+    let head_files = r
+        .objects
+        .commits
+        .get(&head_sha)
+        .map_or(&empty, |c| &c.files);
     let html = format!("https://github.com/{full}/compare/{basehead}");
     let o = &r.owner;
     let body = json!({

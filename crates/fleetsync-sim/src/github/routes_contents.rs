@@ -3,7 +3,9 @@
 //! (404 otherwise, as GitHub answers).
 
 use super::gate::CallerExt;
+use super::protect;
 use super::reply::*;
+use super::routes_compare::git_commit_json;
 use super::routes_repos::{writable, writable_repo};
 use super::state::Repo;
 use super::Shared;
@@ -109,20 +111,11 @@ async fn get_content(
     json_reply(StatusCode::OK, Value::Array(entries))
 }
 
-fn commit_json(base: &str, r: &Repo, sha: &str, message: &str) -> Value {
-    let c = r.objects.commits.get(sha);
-    json!({
-        "sha": sha,
-        "node_id": format!("C_{sha}"),
-        "url": format!("{base}/repos/{}/git/commits/{sha}", r.full_name()),
-        "html_url": format!("https://github.com/{}/commit/{sha}", r.full_name()),
-        "message": c.map(|c| c.message.clone()).unwrap_or_else(|| message.to_string()),
-        "tree": {"sha": c.map(|c| c.tree.clone()), "url": c.map(|c| format!("{base}/repos/{}/git/trees/{}", r.full_name(), c.tree))},
-        "parents": c.and_then(|c| c.parent.clone()).map(|p| vec![json!({"sha": p, "url": format!("{base}/repos/{}/git/commits/{p}", r.full_name())})]).unwrap_or_default(),
-        "author": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&chrono::Utc::now())},
-        "committer": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&chrono::Utc::now())},
-        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null},
-    })
+fn commit_json(base: &str, r: &Repo, sha: &str) -> Value {
+    match r.objects.commits.get(sha) {
+        Some(c) => git_commit_json(base, &r.full_name(), sha, c),
+        None => Value::Null,
+    }
 }
 
 fn workflow_path(path: &str) -> bool {
@@ -173,6 +166,14 @@ async fn put_content(
         None => return not_found_branch(&b),
     };
     let existing = files.get(&path).cloned();
+    if protect::blocks(r, &b, protect::is_admin(caller.as_ref())) {
+        let verb = if existing.is_some() {
+            "update"
+        } else {
+            "create"
+        };
+        return protect::contents_refusal(verb);
+    }
     match (&existing, &sha) {
         (Some(_), None) => return missing("sha"),
         (Some(cur), Some(given)) if cur != given => {
@@ -192,7 +193,7 @@ async fn put_content(
     let base = &shared.base_url;
     let v = json!({
         "content": content_meta(base, r, &path, &blob, bytes.len()),
-        "commit": commit_json(base, r, &commit, &message),
+        "commit": commit_json(base, r, &commit),
     });
     let status = if existing.is_some() {
         StatusCode::OK
@@ -238,6 +239,9 @@ async fn delete_content(
     let Some(mut files) = r.branch_files(Some(&b)).cloned() else {
         return not_found_branch(&b);
     };
+    if protect::blocks(r, &b, protect::is_admin(caller.as_ref())) {
+        return protect::contents_refusal("delete");
+    }
     match files.get(&path) {
         None => return not_found(),
         Some(cur) if *cur != sha => {
@@ -250,7 +254,7 @@ async fn delete_content(
     }
     files.remove(&path);
     let commit = r.commit_on(&b, files, &message);
-    let v = json!({"content": null, "commit": commit_json(&shared.base_url, r, &commit, &message)});
+    let v = json!({"content": null, "commit": commit_json(&shared.base_url, r, &commit)});
     json_reply(StatusCode::OK, v)
 }
 

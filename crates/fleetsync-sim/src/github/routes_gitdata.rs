@@ -2,7 +2,10 @@
 //! commits, and move a branch ref (fast-forward unless `force`). Used to write many files as
 //! one commit.
 
+use super::super::git::{NewCommit, Signature};
+use super::gate::CallerExt;
 use super::reply::*;
+use super::routes_compare::git_commit_json;
 use super::routes_repos::writable_repo;
 use super::state::Repo;
 use super::Shared;
@@ -11,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{patch, post};
-use axum::Router;
+use axum::{Extension, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -29,12 +32,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 fn flat_files(r: &Repo, tree: &str) -> BTreeMap<String, String> {
-    r.objects
-        .walk(tree, true)
-        .into_iter()
-        .filter(|(_, is_tree, _, _)| !is_tree)
-        .map(|(p, _, sha, _)| (p, sha))
-        .collect()
+    r.objects.tree_files(tree)
 }
 
 async fn create_blob(
@@ -189,47 +187,42 @@ async fn create_commit(
         );
     }
     let files = flat_files(r, &tree);
-    let now = chrono::Utc::now();
-    let sha = r
-        .objects
-        .commit(files, parents.first().cloned(), &message, now.timestamp());
+    let now = chrono::Utc::now().timestamp();
+    let author = who(&body, "author", now);
+    let committer = who(&body, "committer", now);
+    let sha = r.objects.commit(NewCommit {
+        files,
+        parents,
+        author: author.unwrap_or_else(|| Signature::github_api(now)),
+        committer: committer.unwrap_or_else(|| Signature::github_api(now)),
+        message,
+    });
     let full = r.full_name();
-    let base = &shared.base_url;
-    json_reply(
-        StatusCode::CREATED,
-        json!({
-            "sha": sha, "node_id": format!("C_{sha}"),
-            "url": format!("{base}/repos/{full}/git/commits/{sha}"),
-            "html_url": format!("https://github.com/{full}/commit/{sha}"),
-            "message": message,
-            "tree": {"sha": tree, "url": format!("{base}/repos/{full}/git/trees/{tree}")},
-            "parents": parents.iter().map(|p| json!({"sha": p, "url": format!("{base}/repos/{full}/git/commits/{p}")})).collect::<Vec<_>>(),
-            "author": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&now)},
-            "committer": {"name": "fleet-sim", "email": "sim@example.com", "date": ts(&now)},
-            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null},
-        }),
-    )
+    match r.objects.commits.get(&sha) {
+        Some(c) => json_reply(
+            StatusCode::CREATED,
+            git_commit_json(&shared.base_url, &full, &sha, c),
+        ),
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
+    }
 }
 
-/// Whether `ancestor` is reachable from `commit` through first parents.
-fn reaches(r: &Repo, commit: &str, ancestor: &str) -> bool {
-    let mut cur = Some(commit.to_string());
-    let mut steps = 0;
-    while let Some(c) = cur {
-        if c == ancestor {
-            return true;
-        }
-        steps += 1;
-        if steps > 100_000 {
-            return false;
-        }
-        cur = r.objects.commits.get(&c).and_then(|x| x.parent.clone());
-    }
-    false
+/// The `author`/`committer` object of a create-commit body (`date` ISO 8601, else now).
+fn who(body: &serde_json::Map<String, Value>, key: &str, now: i64) -> Option<Signature> {
+    let o = body.get(key)?.as_object()?;
+    let name = o.get("name")?.as_str()?;
+    let email = o.get("email")?.as_str()?;
+    let epoch = o
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map_or(now, |d| d.timestamp());
+    Some(Signature::new(name, email, epoch))
 }
 
 async fn update_ref(
     State(shared): State<Arc<Shared>>,
+    Extension(CallerExt(caller)): Extension<CallerExt>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Response {
@@ -256,8 +249,11 @@ async fn update_ref(
     if !r.objects.commits.contains_key(&sha) {
         return validation("Object does not exist", vec![]);
     }
-    if !force && !reaches(r, &sha, &current) {
+    if !force && !r.objects.is_ancestor(&current, &sha) {
         return validation("Update is not a fast forward", vec![]);
+    }
+    if super::protect::blocks(r, &branch, super::protect::is_admin(caller.as_ref())) {
+        return super::protect::ref_refusal();
     }
     r.refs.insert(branch.clone(), sha.clone());
     r.pushed_at = chrono::Utc::now();

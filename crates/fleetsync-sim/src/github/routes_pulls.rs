@@ -178,10 +178,9 @@ async fn create_pull(
     r.pulls.items.insert(number, rec.clone());
     let base = &shared.base_url;
     let mut resp = json_reply(StatusCode::CREATED, full_json(base, r, &rec));
-    if let Ok(loc) = HeaderValue::from_str(&format!(
-        "{base}/repos/{}/pulls/{number}",
-        r.full_name()
-    )) {
+    if let Ok(loc) =
+        HeaderValue::from_str(&format!("{base}/repos/{}/pulls/{number}", r.full_name()))
+    {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     resp
@@ -199,7 +198,10 @@ fn head_filter(r: &Repo, head: &str) -> (String, String) {
 fn listed<'a>(r: &'a Repo, q: &HashMap<String, String>) -> Result<Vec<&'a PullRec>, Response> {
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     if !matches!(state, "open" | "closed" | "all") {
-        return Err(invalid("state", &format!("\"{state}\" is not a member of [\"open\", \"closed\", \"all\"]")));
+        return Err(invalid(
+            "state",
+            &format!("\"{state}\" is not a member of [\"open\", \"closed\", \"all\"]"),
+        ));
     }
     let head = q.get("head").map(|h| head_filter(r, h));
     let mut items: Vec<&PullRec> = r
@@ -209,9 +211,8 @@ fn listed<'a>(r: &'a Repo, q: &HashMap<String, String>) -> Result<Vec<&'a PullRe
         .filter(|p| state == "all" || p.state() == state)
         .filter(|p| q.get("base").is_none_or(|b| *b == p.base_ref))
         .filter(|p| {
-            head.as_ref().is_none_or(|(o, b)| {
-                *o == r.owner.to_ascii_lowercase() && *b == p.head_ref
-            })
+            head.as_ref()
+                .is_none_or(|(o, b)| *o == r.owner.to_ascii_lowercase() && *b == p.head_ref)
         })
         .collect();
     let sort = q.get("sort").map(String::as_str).unwrap_or("created");
@@ -220,7 +221,11 @@ fn listed<'a>(r: &'a Repo, q: &HashMap<String, String>) -> Result<Vec<&'a PullRe
         _ => items.sort_by_key(|p| (p.created_at, p.number)),
     }
     let default_dir = if sort == "created" { "desc" } else { "asc" };
-    if q.get("direction").map(String::as_str).unwrap_or(default_dir) == "desc" {
+    if q.get("direction")
+        .map(String::as_str)
+        .unwrap_or(default_dir)
+        == "desc"
+    {
         items.reverse();
     }
     Ok(items)
@@ -241,7 +246,12 @@ fn link_with_query(
     keep.sort();
     let extra: String = keep
         .iter()
-        .map(|(k, v)| format!("{k}={}&", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+        .map(|(k, v)| {
+            format!(
+                "{k}={}&",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
         .collect();
     let last = total.div_ceil(pq.per_page).max(1);
     let url = |p: usize| format!("<{base}{path}?{extra}per_page={}&page={p}>", pq.per_page);
@@ -296,7 +306,11 @@ async fn get_pull(
     let Some(r) = st.repo(&owner, &repo) else {
         return not_found();
     };
-    let Some(p) = number.parse::<u64>().ok().and_then(|n| r.pulls.items.get(&n)) else {
+    let Some(p) = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| r.pulls.items.get(&n))
+    else {
         return not_found();
     };
     json_reply(StatusCode::OK, full_json(&shared.base_url, r, p))
@@ -346,15 +360,17 @@ fn check_update(r: &Repo, p: &PullRec, u: &PullUpdate) -> Result<(), Response> {
         return Err(invalid_field(UPDATE_DOCS, "base"));
     }
     let will_be_open = u.state.as_deref().map_or(p.open, |s| s == "open");
-    let clash = r
-        .pulls
-        .items
-        .values()
-        .any(|o| o.number != p.number && o.open && o.head_ref == p.head_ref && o.base_ref == base);
+    let clash =
+        r.pulls.items.values().any(|o| {
+            o.number != p.number && o.open && o.head_ref == p.head_ref && o.base_ref == base
+        });
     if will_be_open && clash && (reopen || u.base.is_some()) {
         return Err(custom(
             UPDATE_DOCS,
-            format!("A pull request already exists for {}:{}.", r.owner, p.head_ref),
+            format!(
+                "A pull request already exists for {}:{}.",
+                r.owner, p.head_ref
+            ),
         ));
     }
     if reopen && !r.refs.contains_key(&p.head_ref) {
@@ -377,7 +393,11 @@ async fn update_pull(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let Some(n) = number.parse::<u64>().ok().filter(|n| r.pulls.items.contains_key(n)) else {
+    let Some(n) = number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| r.pulls.items.contains_key(n))
+    else {
         return not_found();
     };
     let Some(current) = r.pulls.items.get(&n).cloned() else {

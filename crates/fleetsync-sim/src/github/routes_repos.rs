@@ -350,10 +350,14 @@ async fn update_repo(
     }
     r.updated_at = chrono::Utc::now();
     let v = repo_json(&r, &shared.base_url);
-    st.repos.insert(
-        (r.owner.to_ascii_lowercase(), r.name.to_ascii_lowercase()),
-        r,
-    );
+    let old = (owner.to_ascii_lowercase(), repo.to_ascii_lowercase());
+    let new = (r.owner.to_ascii_lowercase(), r.name.to_ascii_lowercase());
+    if old != new {
+        // A rename: the old name redirects to the repository from now on (see `moved`).
+        st.moved.insert(old, r.id);
+    }
+    st.moved.remove(&new);
+    st.repos.insert(new, r);
     json_reply(StatusCode::OK, v)
 }
 

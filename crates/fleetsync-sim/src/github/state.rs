@@ -2,9 +2,10 @@
 //! (kept unsealed so tests can check them), variables, protection and environments; plus the
 //! auth registry, rate-limit buckets and the request record.
 
+use super::super::git::ObjectStore;
 use super::auth::AuthRegistry;
-use super::git::ObjectStore;
 use super::limits::Limits;
+use super::pulls::Pulls;
 use super::record::Record;
 use super::settings::{GithubSimSettings, SimToken};
 use chrono::{DateTime, Utc};
@@ -66,6 +67,7 @@ pub struct Repo {
     pub variables: BTreeMap<String, VarRec>,
     pub protection: BTreeMap<String, Value>,
     pub environments: BTreeMap<String, EnvRec>,
+    pub pulls: Pulls,
 }
 
 impl Repo {
@@ -88,9 +90,11 @@ impl Repo {
         files: BTreeMap<String, String>,
         message: &str,
     ) -> String {
-        let parent = self.refs.get(branch).cloned();
+        let parents = self.refs.get(branch).cloned().into_iter().collect();
         let now = Utc::now();
-        let sha = self.objects.commit(files, parent, message, now.timestamp());
+        let sha = self
+            .objects
+            .api_commit(files, parents, message, now.timestamp());
         self.refs.insert(branch.to_string(), sha.clone());
         self.pushed_at = now;
         sha
@@ -131,6 +135,8 @@ pub struct SimState {
     pub limits: Limits,
     pub record: Record,
     pub repos: BTreeMap<(String, String), Repo>,
+    /// Old `(owner, name)` (lower-cased) of renamed or transferred repositories → their id.
+    pub moved: BTreeMap<(String, String), u64>,
     pub rng: StdRng,
     next_id: u64,
 }
@@ -155,6 +161,7 @@ impl SimState {
             limits: Limits::default(),
             record,
             repos: BTreeMap::new(),
+            moved: BTreeMap::new(),
             rng,
             next_id: 100_000,
         })
@@ -218,8 +225,11 @@ impl SimState {
             variables: BTreeMap::new(),
             protection: BTreeMap::new(),
             environments: BTreeMap::new(),
+            pulls: Pulls::default(),
         };
         let k = key(org, name);
+        // A repository taking a moved one's old name ends the redirect (GitHub does the same).
+        self.moved.remove(&k);
         self.repos.insert(k.clone(), repo);
         k
     }

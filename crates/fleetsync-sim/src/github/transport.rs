@@ -66,7 +66,8 @@ impl SimState {
             return Some((r.owner.clone(), r.name.clone()));
         }
         let id = self.moved_id(owner, name)?;
-        self.repo_by_id(id).map(|r| (r.owner.clone(), r.name.clone()))
+        self.repo_by_id(id)
+            .map(|r| (r.owner.clone(), r.name.clone()))
     }
 
     /// `git push <url> <tip>:refs/heads/<branch>` from a repository holding `objects`.
