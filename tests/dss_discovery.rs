@@ -283,9 +283,9 @@ async fn git_remote_push_plugin_download_and_infras_through_the_client() {
     assert!(!out.output.is_empty());
 
     // The node's pushes land in a simulated GitHub holding the (empty) repo.
-    let gh = fleetsync::sim::github::start(
+    let gh = fleetsync_sim::github::start(
         Default::default(),
-        vec![fleetsync::sim::github::SimToken::pat("t")],
+        vec![fleetsync_sim::github::SimToken::pat("t")],
         "127.0.0.1:0".parse().unwrap(),
     )
     .await

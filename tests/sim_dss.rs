@@ -7,10 +7,10 @@ use serde_json::Value;
 
 const KEY: &str = "sim-test-key";
 
-async fn github_sim() -> fleetsync::sim::github::RunningGithubSim {
-    fleetsync::sim::github::start(
+async fn github_sim() -> fleetsync_sim::github::RunningGithubSim {
+    fleetsync_sim::github::start(
         Default::default(),
-        vec![fleetsync::sim::github::SimToken::pat("gh-token")],
+        vec![fleetsync_sim::github::SimToken::pat("gh-token")],
         "127.0.0.1:0".parse().unwrap(),
     )
     .await

@@ -3,8 +3,8 @@
 //! reach the linked simulated GitHub — created, fast-forwarded, or refused with git's own
 //! output — plus pull with rebase, DSS-shaped 405s, and the GitOps order against the old one.
 
-use fleetsync::sim::dss::{self, DssSimSettings, RunningDssSim};
-use fleetsync::sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
+use fleetsync_sim::dss::{self, DssSimSettings, RunningDssSim};
+use fleetsync_sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use serde_json::{json, Value};
 
 const KEY: &str = "dss-git-key";

@@ -3,7 +3,7 @@
 //! "No common ancestor"), pull requests with GitHub's 422s, protected branches refusing direct
 //! writes, and renamed/transferred repositories answering 301/307 like GitHub.
 
-use fleetsync::sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
+use fleetsync_sim::github::{self, GithubSimSettings, RunningGithubSim, SimToken};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "ghp_historyToken";

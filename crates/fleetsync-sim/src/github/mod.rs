@@ -102,12 +102,14 @@ pub async fn start(
         base_url: url.clone(),
         state: Mutex::new(state),
     });
-    // `/repositories/{id}/…` is rewritten before routing (see `moved`).
-    let app = tower::Layer::layer(
-        &axum::middleware::from_fn_with_state(shared.clone(), moved::rewrite_by_id),
-        router(shared.clone()),
-    );
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    // `/repositories/{id}/…` is rewritten before the API routes it (see `moved`): the rewrite
+    // is a layer of an outer router whose only service is the API router.
+    let app = Router::new()
+        .fallback_service(router(shared.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            moved::rewrite_by_id,
+        ));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
