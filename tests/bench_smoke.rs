@@ -1,32 +1,34 @@
-//! Smoke test of `fleetctl bench` on a tiny fleet (a few seconds): every scenario runs,
-//! the JSON carries the figures and the target checks, and the tiny fleet converges.
+//! Smoke test of `fleetsync-harness bench` on a tiny fleet (a few seconds), run in this
+//! process by the harness with this package's fleetd: every scenario runs, the JSON carries
+//! the figures and the target checks, and the tiny fleet converges.
 
-use std::process::Command;
+use clap::Parser;
 
 #[test]
 fn bench_runs_every_scenario_on_a_tiny_fleet() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetctl"))
-        .args([
-            "bench",
-            "--json",
-            "--projects",
-            "4",
-            "--plugins",
-            "1",
-            "--write-limit",
-            "6000",
-            "--latency-ms",
-            "0",
-            "--memory-repos",
-            "12",
-            "--fleetd",
-            env!("CARGO_BIN_EXE_fleetd"),
-        ])
-        .output()
-        .expect("fleetctl runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "fleetctl bench failed:\n{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let cli = fleetsync_harness::Cli::parse_from([
+        "fleetsync-harness",
+        "bench",
+        "--json",
+        "--projects",
+        "4",
+        "--plugins",
+        "1",
+        "--write-limit",
+        "6000",
+        "--latency-ms",
+        "0",
+        "--memory-repos",
+        "12",
+        "--fleetd",
+        env!("CARGO_BIN_EXE_fleetd"),
+    ]);
+    let out = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(fleetsync_harness::run(cli));
+    let stderr = &out.stderr;
+    assert!(out.code == 0, "fleetsync-harness bench failed:\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
     assert!(stderr.contains("| Target | Measured | Holds |"), "{stderr}");
     assert_eq!(v["cold_start"]["repos"], 5, "{v:#}");
     assert_eq!(v["cold_start"]["status"], "succeeded", "{v:#}");

@@ -228,7 +228,7 @@ async fn report_only_drift_is_recorded_and_left_alone() {
 async fn rotating_a_secret_source_rewrites_exactly_that_secret() {
     let f = Fleet::start(6, 1, roomy_github(), "").await;
     converge(&f).await;
-    std::fs::write(f.dir.path().join("staging-token"), "rotated-staging-token").unwrap();
+    std::fs::write(f.dir.join("staging-token"), "rotated-staging-token").unwrap();
     f.gh.handle.reset_counters();
     let r = f.run().await;
     assert_eq!(r.status, "succeeded");
@@ -403,7 +403,7 @@ async fn canary_secret_never_in_plan_json_or_state_file() {
     // …but not the state file (nor its WAL).
     drop(r);
     for name in ["state.db", "state.db-wal"] {
-        if let Ok(bytes) = std::fs::read(f.dir.path().join(name)) {
+        if let Ok(bytes) = std::fs::read(f.dir.join(name)) {
             assert!(
                 !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
                 "{name}"

@@ -1,20 +1,25 @@
-//! Reliability, measured: the `fleetctl chaos` scenarios at test size (small fleets, short
-//! outages, few kills). Each scenario checks its own targets and exits 1 when one is missed;
-//! the README's figures come from the full-size run of the same command.
+//! Reliability, measured: the `fleetsync-harness chaos` scenarios at test size (small fleets,
+//! short outages, few kills), run in this process by the harness with this package's fleetd.
+//! Each scenario checks its own targets and exits 1 when one is missed; the README's figures
+//! come from the full-size run of the same command.
 
+use clap::Parser;
 use serde_json::Value;
-use std::process::Command;
 
 fn chaos(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetctl"))
-        .arg("chaos")
-        .args(args)
-        .args(["--json", "--fleetd", env!("CARGO_BIN_EXE_fleetd")])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let cli = fleetsync_harness::Cli::parse_from(
+        ["fleetsync-harness", "chaos"].iter().chain(args).chain(&[
+            "--json",
+            "--fleetd",
+            env!("CARGO_BIN_EXE_fleetd"),
+        ]),
+    );
+    let out = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(fleetsync_harness::run(cli));
+    let stdout = &out.stdout;
+    let v: Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}\n{}", out.stderr));
     let missed: Vec<&Value> = v["figures"]
         .as_array()
         .unwrap()
@@ -23,7 +28,7 @@ fn chaos(args: &[&str]) -> Value {
         .collect();
     assert!(missed.is_empty(), "targets missed: {missed:#?}");
     assert_eq!(v["passed"], true);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.code, 0);
     v
 }
 

@@ -68,8 +68,9 @@ async fn hostile_keys_get_a_clear_error_each_and_the_rest_proceeds() {
 }
 
 fn removal_config(f: &mut Fleet, max_drop: &str) {
-    f.extra = "grace_period = \"0s\"\ndeletion_policy = \"delete\"\nmax_deletions_per_run = 1000\n"
-        .into();
+    f.github_extra =
+        "grace_period = \"0s\"\ndeletion_policy = \"delete\"\nmax_deletions_per_run = 1000\n"
+            .into();
     let text = f.config_text().replace(
         "[dss.tags]",
         &format!("max_listing_drop = {max_drop}\n\n[dss.tags]"),

@@ -79,10 +79,6 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Shows what a reconcile would change, without changing anything.
     Plan(PlanArgs),
-    /// Runs the reliability and security scenarios (faults, crashes, discovery failures,
-    /// security) against the simulator and prints the figures.
-    #[cfg(feature = "dev")]
-    Chaos(ChaosArgs),
     /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
     Sim {
         /// The fleet config (its `[[dss]]` url, `github.api_url`, credentials and `[sim]`).
@@ -94,45 +90,6 @@ pub enum Command {
         )]
         config: PathBuf,
     },
-    /// Measures fleetsync against the simulator: cold start, no-op, per-resource baseline,
-    /// one new project, memory at scale (see the README's Performance section).
-    #[cfg(feature = "dev")]
-    Bench(BenchArgs),
-}
-
-/// `fleetctl bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// DSS projects of the main fleet.
-    #[arg(long, default_value_t = 1000)]
-    pub projects: usize,
-    /// Dev plugins of the main fleet.
-    #[arg(long, default_value_t = 20)]
-    pub plugins: usize,
-    /// W: content writes per minute the simulated GitHub allows (fleetd paces at 98% of it).
-    #[arg(long, default_value_t = 600)]
-    pub write_limit: u32,
-    /// Latency the simulators add to every request, in milliseconds.
-    #[arg(long, default_value_t = 20)]
-    pub latency_ms: u64,
-    /// `pacing.concurrency` of the benchmark config (repos worked on at once).
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: u32,
-    /// `pacing.max_in_flight` of the benchmark config.
-    #[arg(long, default_value_t = 32)]
-    pub max_in_flight: u32,
-    /// Managed repos of the memory scenario (0 skips it).
-    #[arg(long, default_value_t = 10_000)]
-    pub memory_repos: usize,
-    /// The fleetd binary (default: the one next to this fleetctl).
-    #[arg(long)]
-    pub fleetd: Option<PathBuf>,
-    /// Print the figures as JSON on stdout (the table goes to stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Keep the temporary folder (configs, state files, fleetd logs).
-    #[arg(long)]
-    pub keep: bool,
 }
 
 /// `fleetctl plan`.
@@ -171,54 +128,6 @@ pub struct ReconcileArgs {
     pub no_wait: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
-}
-
-/// A scenario of `fleetctl chaos`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ChaosScenario {
-    /// 5xx, connection resets, random secondary limits and a GitHub outage during a cold start.
-    Faults,
-    /// fleetd SIGKILLed and restarted repeatedly during a cold start.
-    Crashes,
-    /// DSS answering 500, timing out, empty, partial and malformed listings.
-    Discovery,
-    /// Canary secrets, API tokens, default bind, secret file permissions, status API under load.
-    Security,
-}
-
-/// `fleetctl chaos`.
-#[derive(Debug, Args)]
-pub struct ChaosArgs {
-    /// Scenarios to run (repeatable; default: all).
-    #[arg(long = "scenario", value_enum)]
-    pub scenarios: Vec<ChaosScenario>,
-    /// DSS projects in the fault scenario's cold start.
-    #[arg(long, default_value_t = 500)]
-    pub projects: usize,
-    /// Seconds of GitHub outage in the middle of the fault scenario's cold start.
-    #[arg(long, default_value_t = 60)]
-    pub outage_secs: u64,
-    /// DSS projects in the crash scenario's cold start.
-    #[arg(long, default_value_t = 100)]
-    pub crash_projects: usize,
-    /// SIGKILLs of fleetd during the crash scenario.
-    #[arg(long, default_value_t = 20)]
-    pub kills: u32,
-    /// Seconds of load (generated in process) on the status API in the security scenario.
-    #[arg(long, default_value_t = 30)]
-    pub load_secs: u64,
-    /// Concurrent connections of that load.
-    #[arg(long, default_value_t = 64)]
-    pub connections: u32,
-    /// Seed of the simulator's fault injection and of the kill points.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// The fleetd binary (default: the one beside fleetctl).
-    #[arg(long)]
-    pub fleetd: Option<PathBuf>,
-    /// Print the figures as JSON (same as `--output json`).
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `fleetctl config …`

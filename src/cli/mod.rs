@@ -2,19 +2,12 @@
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
 mod args;
-#[cfg(feature = "dev")]
-mod bench;
-#[cfg(feature = "dev")]
-pub mod chaos;
 mod config_check;
 mod daemon_client;
 mod local;
 mod remote;
 
-pub use args::{
-    BenchArgs, ChaosArgs, ChaosScenario, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs,
-    ReconcileArgs,
-};
+pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
 
 use std::process::ExitCode;
 
@@ -38,10 +31,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
-        #[cfg(feature = "dev")]
-        Command::Chaos(args) => chaos::run(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
-        #[cfg(feature = "dev")]
-        Command::Bench(args) => bench::run(&args, out).await,
     }
 }

@@ -5,7 +5,6 @@
 //! fleetsync), so that a shared mistake stays visible.
 
 pub mod dss;
-pub mod fleet_config;
 pub mod git;
 pub mod github;
 pub mod settings;

@@ -1,4 +1,4 @@
-//! `fleetctl bench`: starts the simulated DSS node and GitHub with a configurable fleet and
+//! `fleetsync-harness bench`: starts the simulated DSS node and GitHub with a configurable fleet and
 //! latency, runs fleetsync's engine (in process, and fleetd as a child process) against
 //! them, and prints a table of figures against the performance targets, plus JSON.
 //!
@@ -14,20 +14,36 @@
 //! 5. fleetd's memory with `--memory-repos` managed repos, idle and during a no-op run.
 
 mod baseline;
-mod daemon;
-mod fleet;
-mod proc_stats;
 mod report;
 
-use super::args::{BenchArgs, Output};
-use crate::reconcile::{Engine, RunOptions, RunReport};
-use fleet::{BenchFleet, FleetSpec, Pacing, API_TOKEN, SIM_THREAD};
+use crate::args::BenchArgs;
+use crate::fleet::{Fleet, FleetSpec, Pacing, Secrets};
+use crate::fleetd::{fleetd_path, Fleetd};
+use crate::proc_stats::{self, CpuSplit};
+use crate::Report;
+use fleetsync::reconcile::{Engine, RunOptions, RunReport};
+use fleetsync_sim::dss::DssSimSettings;
 use fleetsync_sim::github::{GithubSimSettings, TrafficCounters};
-use proc_stats::CpuSplit;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The benchmark fleets' credentials and secret values.
+const SECRETS: Secrets = Secrets {
+    dss_key: "bench-dss-key",
+    gh_token: "ghp_fleetBenchToken",
+    api_token: "bench-api-token",
+    dev_token: "bench-dev-token",
+    staging_token: "bench-staging-token",
+    prod_token: "bench-prod-token",
+    client_cert: "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----\n",
+};
+
+/// Name prefix of the simulator runtime's threads.
+const SIM_THREAD: &str = "fleetsim";
+
+/// How long a run on fleetd may take before the benchmark gives up.
+const DAEMON_RUN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// The key of the project added in scenario 4.
 const NEW_PROJECT: &str = "BENCHNEW";
@@ -82,7 +98,7 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * m).round() / m
 }
 
-async fn measure(fleet: &BenchFleet, engine: &Engine, opts: RunOptions) -> Measured {
+async fn measure(fleet: &Fleet, engine: &Engine, opts: RunOptions) -> Measured {
     fleet.gh.handle.reset_counters();
     let cpu0 = CpuSplit::now(SIM_THREAD);
     let t = Instant::now();
@@ -96,16 +112,6 @@ async fn measure(fleet: &BenchFleet, engine: &Engine, opts: RunOptions) -> Measu
         cpu_fleetsync: cpu1.fleetsync_since(&cpu0),
         cpu_sim: cpu1.sim_since(&cpu0),
     }
-}
-
-fn fleetd_path(args: &BenchArgs) -> PathBuf {
-    if let Some(p) = &args.fleetd {
-        return p.clone();
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("fleetd")))
-        .unwrap_or_else(|| PathBuf::from("fleetd"))
 }
 
 fn progress(quiet: bool, msg: &str) {
@@ -130,10 +136,48 @@ fn main_github(args: &BenchArgs) -> GithubSimSettings {
     }
 }
 
-/// `fleetctl bench`.
-pub async fn run(args: &BenchArgs, output: Output) -> ExitCode {
-    crate::daemon::logging::init(crate::config::LogFormat::Text, "error");
-    let as_json = args.json || output == Output::Json;
+/// A benchmark fleet in `dir`: its simulators on `sim_rt`, the config's `[daemon]` as the
+/// benchmark wants it (runs only through the API, logs at `warn`), no tag filter.
+async fn start_fleet(
+    sim_rt: &tokio::runtime::Handle,
+    dir: &Path,
+    dss: DssSimSettings,
+    github: GithubSimSettings,
+    pacing: Pacing,
+) -> Result<Fleet, String> {
+    let mut fleet = Fleet::start(FleetSpec {
+        dss,
+        github,
+        secrets: SECRETS,
+        sim_runtime: Some(sim_rt.clone()),
+        dir: Some(dir.to_path_buf()),
+    })
+    .await?;
+    fleet.listen_port = crate::fleet::free_port()?;
+    // Never fires during a benchmark: runs are triggered through the API.
+    fleet.schedule = "0 0 3 1 1 *".into();
+    fleet.log_level = Some("warn".into());
+    fleet.exclude_no_gitops = false;
+    fleet.pacing = pacing;
+    fleet.write_config()?;
+    Ok(fleet)
+}
+
+/// Starts fleetd on a benchmark fleet (its log in `log`).
+async fn start_fleetd(bin: &Path, fleet: &Fleet, log: &Path) -> Result<Fleetd, String> {
+    Fleetd::start(
+        bin,
+        &fleet.config_path,
+        &fleet.base(),
+        SECRETS.api_token,
+        log,
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+/// `fleetsync-harness bench`.
+pub async fn run(args: &BenchArgs) -> Report {
     let root = std::env::temp_dir().join(format!(
         "fleetsync-bench-{}-{}",
         std::process::id(),
@@ -146,42 +190,50 @@ pub async fn run(args: &BenchArgs, output: Output) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: simulator runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return failed(format!("simulator runtime: {e}")),
     };
     let res = scenarios(args, &root, sim_rt.handle()).await;
     sim_rt.shutdown_background();
     if args.keep {
         eprintln!("bench: files kept in {}", root.display());
     } else {
+        // Best effort: a temp folder left behind does not change the figures.
         let _ = std::fs::remove_dir_all(&root);
     }
     match res {
         Ok(results) => {
             let table = report::table(&results);
-            if as_json {
-                eprint!("{table}");
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&results).unwrap_or_default()
-                );
+            let json =
+                serde_json::to_string_pretty(&results).unwrap_or_else(|_| results.to_string());
+            if args.json {
+                Report {
+                    stdout: format!("{json}\n"),
+                    stderr: table,
+                    code: 0,
+                }
             } else {
-                print!("{table}");
+                Report {
+                    stdout: table,
+                    stderr: String::new(),
+                    code: 0,
+                }
             }
-            ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => failed(e),
+    }
+}
+
+fn failed(e: String) -> Report {
+    Report {
+        stdout: String::new(),
+        stderr: format!("error: {e}\n"),
+        code: 1,
     }
 }
 
 async fn scenarios(
     args: &BenchArgs,
-    root: &std::path::Path,
+    root: &Path,
     sim_rt: &tokio::runtime::Handle,
 ) -> Result<Value, String> {
     let quiet = false;
@@ -192,16 +244,23 @@ async fn scenarios(
         // Just under W: the pacer's small burst must not push a 60 s window over W.
         writes_per_minute: (w as u64 * 98 / 100).max(1) as u32,
         writes_per_hour: w.saturating_mul(60),
+        request_timeout: None,
     };
     let gh_settings = main_github(args);
-    let spec = FleetSpec {
+    let dss = DssSimSettings {
         projects: args.projects,
         plugins: args.plugins,
         latency_ms: args.latency_ms,
-        github: gh_settings.clone(),
-        pacing: pacing.clone(),
+        ..Default::default()
     };
-    let fleet = BenchFleet::start(sim_rt, root.join("fleet"), &spec).await?;
+    let fleet = start_fleet(
+        sim_rt,
+        &root.join("fleet"),
+        dss,
+        gh_settings.clone(),
+        pacing.clone(),
+    )
+    .await?;
     let engine = fleet.engine()?;
 
     // 1. Cold start.
@@ -247,7 +306,7 @@ async fn scenarios(
     let base = baseline::refresh(
         &config,
         &fleet.gh.url,
-        fleet::gh_token(),
+        SECRETS.gh_token,
         &names,
         pacing.concurrency as usize,
         pacing.max_in_flight,
@@ -272,19 +331,14 @@ async fn scenarios(
         quiet,
         "4/5 one new project through fleetd (and a full no-op on fleetd)",
     );
-    let bin = fleetd_path(args);
-    let d = daemon::Fleetd::spawn(
-        &bin,
-        &fleet.config_path,
-        fleet.listen_port,
-        API_TOKEN,
-        &root.join("fleetd-main.log"),
-    )
-    .await?;
+    let bin = fleetd_path(args.fleetd.as_deref())?;
+    let d = start_fleetd(&bin, &fleet, &root.join("fleetd-main.log")).await?;
     let pid = Some(d.pid());
     // A full no-op on the daemon: its CPU time and peak RSS (fleetd alone).
     let cpu0 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
-    let dnoop = d.run(&[], Duration::from_millis(50)).await?;
+    let dnoop = d
+        .run(&[], Duration::from_millis(50), DAEMON_RUN_TIMEOUT)
+        .await?;
     let cpu1 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
     let daemon_noop = json!({
         "status": dnoop.status,
@@ -302,10 +356,14 @@ async fn scenarios(
         .add_project(NEW_PROJECT, "Added by the benchmark", &[]);
     fleet.gh.handle.reset_counters();
     let one = d
-        .run(&[NEW_PROJECT.to_string()], Duration::from_millis(10))
+        .run(
+            &[NEW_PROJECT.to_string()],
+            Duration::from_millis(10),
+            DAEMON_RUN_TIMEOUT,
+        )
         .await?;
     let one_traffic = fleet.gh.handle.counters();
-    d.stop();
+    d.kill();
     let check = fleet
         .engine()?
         .run(RunOptions {
@@ -375,61 +433,58 @@ async fn scenarios(
 /// it: RSS at idle and during a no-op run.
 async fn memory(
     args: &BenchArgs,
-    root: &std::path::Path,
+    root: &Path,
     sim_rt: &tokio::runtime::Handle,
-    bin: &std::path::Path,
+    bin: &Path,
 ) -> Result<Value, String> {
     let n = args.memory_repos;
     progress(
         false,
         &format!("5/5 memory: seeding {n} converged repos (limits off, latency 0)"),
     );
-    let spec = FleetSpec {
+    let dss = DssSimSettings {
         projects: n,
         plugins: 0,
         latency_ms: 0,
-        github: GithubSimSettings {
-            content_writes_per_minute: 0,
-            content_writes_per_hour: 0,
-            points_per_minute: 0,
-            max_concurrent: 0,
-            primary_limit: u64::MAX / 2,
-            log_capacity: 1_000,
-            ..Default::default()
-        },
-        pacing: Pacing {
-            concurrency: 32,
-            max_in_flight: 64,
-            writes_per_minute: 10_000_000,
-            writes_per_hour: 100_000_000,
-        },
+        ..Default::default()
     };
-    let fleet = BenchFleet::start(sim_rt, root.join("memory"), &spec).await?;
+    let github = GithubSimSettings {
+        content_writes_per_minute: 0,
+        content_writes_per_hour: 0,
+        points_per_minute: 0,
+        max_concurrent: 0,
+        primary_limit: u64::MAX / 2,
+        log_capacity: 1_000,
+        ..Default::default()
+    };
+    let pacing = Pacing {
+        concurrency: 32,
+        max_in_flight: 64,
+        writes_per_minute: 10_000_000,
+        writes_per_hour: 100_000_000,
+        request_timeout: None,
+    };
+    let fleet = start_fleet(sim_rt, &root.join("memory"), dss, github, pacing).await?;
     let engine = fleet.engine()?;
     let seed = measure(&fleet, &engine, RunOptions::default()).await;
     let fill = measure(&fleet, &engine, RunOptions::default()).await;
     drop(engine);
     progress(false, "5/5 memory: fleetd idle, then a no-op run");
-    let d = daemon::Fleetd::spawn(
-        bin,
-        &fleet.config_path,
-        fleet.listen_port,
-        API_TOKEN,
-        &root.join("fleetd-memory.log"),
-    )
-    .await?;
+    let d = start_fleetd(bin, &fleet, &root.join("fleetd-memory.log")).await?;
     let pid = Some(d.pid());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = proc_stats::rss_mib(pid);
     let idle_peak = proc_stats::peak_rss_mib(pid);
     fleet.gh.handle.reset_counters();
     let cpu0 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
-    let run = d.run(&[], Duration::from_millis(100)).await?;
+    let run = d
+        .run(&[], Duration::from_millis(100), DAEMON_RUN_TIMEOUT)
+        .await?;
     let cpu1 = proc_stats::cpu_seconds(pid).unwrap_or(0.0);
     let after_rss = proc_stats::rss_mib(pid);
     let peak = proc_stats::peak_rss_mib(pid);
     let t = fleet.gh.handle.counters();
-    d.stop();
+    d.kill();
     fleet.shutdown().await;
     Ok(json!({
         "repos": seed.report.repos,

@@ -4,11 +4,10 @@
 //! the repos exist. Up to three runs (the faults stay on); after each, a read-only plan with
 //! the faults off tells whether the fleet has converged.
 
-use super::fleet::{roomy_github, ChaosFleet};
-use super::{panics, Figures};
-use crate::apply::Outcome;
-use crate::cli::args::ChaosArgs;
-use crate::reconcile::{RunOptions, RunReport};
+use super::{panics, roomy_github, start_fleet, Figures};
+use crate::args::ChaosArgs;
+use fleetsync::apply::Outcome;
+use fleetsync::reconcile::{RunOptions, RunReport};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,7 +78,7 @@ pub async fn run(args: &ChaosArgs) -> Figures {
 async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let panics_before = panics();
     let fleet =
-        Arc::new(ChaosFleet::start(args.projects, 2, fault_settings(args.seed), args.seed).await?);
+        Arc::new(start_fleet(args.projects, 2, fault_settings(args.seed), args.seed).await?);
     let wanted = fleet.wanted_project_repos();
     let store = fleet.store()?;
     let started = Instant::now();

@@ -5,12 +5,12 @@
 //! reconcile, which must remove nothing while `/readyz` and the metrics show the failure.
 //! After each fault a clean run must bring `/readyz` back.
 
-use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet, API_TOKEN};
-use super::Figures;
-use crate::cli::args::ChaosArgs;
+use super::{roomy_github, start_fleet, start_fleetd, Figures};
+use crate::args::ChaosArgs;
+use crate::fleetd::{fleetd_path, Fleetd};
 use fleetsync_sim::dss::DssSimHandle;
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serde_json::Value;
+use std::time::Duration;
 
 /// The failure modes.
 pub const MODES: &[&str] = &["500", "timeout", "empty", "partial", "malformed"];
@@ -25,39 +25,13 @@ fn set_mode(h: &DssSimHandle, mode: &str, on: bool) {
     }
 }
 
-/// Asks fleetd for a run (`POST /api/v1/reconcile` with the token); returns its id.
-pub async fn trigger(http: &reqwest::Client, base: &str) -> Result<i64, String> {
-    let v: Value = http
-        .post(format!("{base}/api/v1/reconcile"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({"projects": []}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    v["run_id"]
-        .as_i64()
-        .ok_or_else(|| format!("no run id in {v}"))
-}
-
-/// Triggers a run through the API and waits for it; returns its status.
-pub async fn reconcile(http: &reqwest::Client, base: &str) -> Result<String, String> {
-    let id = trigger(http, base).await?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/api/v1/runs/{id}")).send().await {
-            if let Ok(v) = r.json::<Value>().await {
-                let s = v["run"]["status"].as_str().unwrap_or("").to_string();
-                if !matches!(s.as_str(), "" | "queued" | "running") {
-                    return Ok(s);
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(format!("run {id} did not finish"))
+/// Triggers a run through the API and waits for it (up to 300 s); returns its status.
+pub async fn reconcile(d: &Fleetd) -> Result<String, String> {
+    let id = d.trigger(&[]).await?;
+    let run = d
+        .wait_run(id, Duration::from_millis(100), Duration::from_secs(300))
+        .await?;
+    Ok(run.status)
 }
 
 /// Sum of a metric's samples in a Prometheus text exposition.
@@ -79,30 +53,27 @@ pub async fn run(args: &ChaosArgs) -> Figures {
 
 async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
-    let mut fleet = ChaosFleet::start(20, 1, roomy_github(), args.seed).await?;
+    let mut fleet = start_fleet(20, 1, roomy_github(), args.seed).await?;
     fleet.github_extra =
         "grace_period = \"0s\"\ndeletion_policy = \"delete\"\nmax_deletions_per_run = 1000\n"
             .into();
     fleet.write_config()?;
     let log = fleet.dir.join("fleetd.log");
-    let mut child = fleet.spawn_fleetd(&bin, &log)?;
-    let http = reqwest::Client::new();
-    let base = fleet.base();
+    let d = start_fleetd(&bin, &fleet, &log).await?;
+    let http = d.http();
+    let base = d.base();
     let result = async {
-        if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
-            return Err("fleetd did not come up".to_string());
-        }
-        let first = reconcile(&http, &base).await;
+        let first = reconcile(&d).await;
         if first.as_deref() != Ok("succeeded") {
             return Err(format!("the first run did not succeed: {first:?}"));
         }
         let repos_before = fleet.gh.handle.repo_names();
         for mode in MODES {
-            let metrics_before = get_text(&http, &format!("{base}/metrics")).await;
+            let metrics_before = get_text(http, &format!("{base}/metrics")).await;
             let errors_before = metric_sum(&metrics_before, "fleet_dss_discovery_errors_total");
             fleet.gh.handle.reset_counters();
             set_mode(&fleet.dss.handle, mode, true);
-            let status = reconcile(&http, &base).await;
+            let status = reconcile(&d).await;
             let ready = http
                 .get(format!("{base}/readyz"))
                 .send()
@@ -110,7 +81,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let ready_code = ready.status().as_u16();
             let ready_body: Value = ready.json().await.unwrap_or(Value::Null);
-            let metrics = get_text(&http, &format!("{base}/metrics")).await;
+            let metrics = get_text(http, &format!("{base}/metrics")).await;
             set_mode(&fleet.dss.handle, mode, false);
             let c = fleet.gh.handle.counters();
             let removals = c.count("DELETE /repos/{owner}/{repo} ")
@@ -148,7 +119,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 up == 0.0 && errors >= 1.0,
             );
             // Recovery: a clean run makes the node ready again.
-            let again = reconcile(&http, &base).await;
+            let again = reconcile(&d).await;
             let code = http
                 .get(format!("{base}/readyz"))
                 .send()
@@ -165,7 +136,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         Ok(())
     }
     .await;
-    kill(&mut child);
+    d.kill();
     result
 }
 

@@ -2,17 +2,17 @@
 //! logging at `debug`), a rotated secret and a plan, the marker must be in none of: fleetd's
 //! logs, the SQLite file (and its WAL), `/metrics`, any API body, the plan (text and JSON).
 //! POST endpoints must refuse a missing or wrong token; the default bind must be loopback; a
-//! world-readable secret file must be warned about. While a reconcile runs, [`super::load`]
+//! world-readable secret file must be warned about. While a reconcile runs, [`crate::load`]
 //! puts `--connections` connections on `/api/v1/status` for `--load-secs`; it must see 0
 //! errors (socket errors or non-2xx answers), and its p99 latency is reported.
 
-use super::crashes::wait_idle;
 use super::discovery::reconcile;
-use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet, API_TOKEN, CANARY};
-use super::load::fmt_latency;
-use super::Figures;
-use crate::cli::args::ChaosArgs;
-use crate::reconcile::RunOptions;
+use super::{roomy_github, start_fleet, start_fleetd, Figures, CANARY, SECRETS};
+use crate::args::ChaosArgs;
+use crate::fleet::Fleet;
+use crate::fleetd::fleetd_path;
+use crate::load::fmt_latency;
+use fleetsync::reconcile::RunOptions;
 use serde_json::json;
 use std::time::Duration;
 
@@ -37,18 +37,15 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let mut gh = roomy_github();
     gh.latency_ms = 80;
     let projects = (args.load_secs as usize * 8).max(24);
-    let mut fleet = ChaosFleet::start(projects, 1, gh, args.seed).await?;
-    fleet.log_level = "debug".into();
+    let mut fleet = start_fleet(projects, 1, gh, args.seed).await?;
+    fleet.log_level = Some("debug".into());
     fleet.write_config()?;
     let log = fleet.dir.join("fleetd.log");
     let http = reqwest::Client::new();
     let base = fleet.base();
-    let mut child = fleet.spawn_fleetd(&bin, &log)?;
+    let d = start_fleetd(&bin, &fleet, &log).await?;
     let result = async {
-        if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
-            return Err("fleetd did not come up".to_string());
-        }
-        super::discovery::trigger(&http, &base).await?;
+        d.trigger(&[]).await?;
         // POSTs without or with a wrong token (while the startup reconcile runs).
         let mut accepted = 0;
         let mut tried = 0;
@@ -81,7 +78,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         );
 
         // Load on the status API while the cold start runs.
-        let load = super::load::run(
+        let load = crate::load::run(
             &format!("{base}/api/v1/status"),
             args.connections,
             Duration::from_secs(args.load_secs),
@@ -131,7 +128,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 false,
             ),
         }
-        let idle = wait_idle(&http, &base, Duration::from_secs(600)).await;
+        let idle = d.wait_idle(Duration::from_secs(600)).await;
         figs.add(
             "reconcile under load",
             idle.clone().unwrap_or_else(|| "did not finish".into()),
@@ -149,11 +146,11 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
                 ..Default::default()
             })
             .await;
-        let plan_text = crate::plan::render_text(&plan.plan);
-        let plan_json = crate::plan::render_json(&plan.plan).to_string();
+        let plan_text = fleetsync::plan::render_text(&plan.plan);
+        let plan_json = fleetsync::plan::render_json(&plan.plan).to_string();
         let report_json = serde_json::to_string(&plan).unwrap_or_default();
         let plan_has_steps = plan.plan.step_count() > 0;
-        let rotation = reconcile(&http, &base).await;
+        let rotation = reconcile(&d).await;
         let repo = fleet
             .gh
             .handle
@@ -199,7 +196,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         }
         if let Ok(r) = http
             .post(format!("{base}/api/v1/plan"))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(SECRETS.api_token)
             .json(&json!({"projects": []}))
             .send()
             .await
@@ -210,12 +207,12 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
             Ok(r) => r.bytes().await.unwrap_or_default().to_vec(),
             Err(_) => Vec::new(),
         };
-        wait_idle(&http, &base, Duration::from_secs(120)).await;
-        Ok((bodies, metrics, plan_text, plan_json, report_json))
+        d.wait_idle(Duration::from_secs(120)).await;
+        Ok::<_, String>((bodies, metrics, plan_text, plan_json, report_json))
     }
     .await;
     // SIGTERM would flush more logs, but SIGKILL is what we own; logs are line-buffered JSON.
-    kill(&mut child);
+    d.kill();
     let (bodies, metrics, plan_text, plan_json, report_json) = result?;
     let logs = std::fs::read(&log).unwrap_or_default();
     let mut db = std::fs::read(fleet.state_path()).unwrap_or_default();
@@ -270,7 +267,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         .join("\n");
     let path = fleet.dir.join("no-listen.toml");
     std::fs::write(&path, text).map_err(|e| e.to_string())?;
-    let listen = crate::config::load(&path)
+    let listen = fleetsync::config::load(&path)
         .map(|c| c.raw.daemon.listen.get_ref().clone())
         .unwrap_or_else(|e| format!("config error: {e}"));
     let loopback = listen
@@ -290,14 +287,14 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
 }
 
 #[cfg(unix)]
-fn world_readable_warned(fleet: &ChaosFleet) -> bool {
+fn world_readable_warned(fleet: &Fleet) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let p = fleet.dir.join("prod-token");
     let set = |m| std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m));
     if set(0o644).is_err() {
         return false;
     }
-    let warned = crate::config::load(&fleet.config_path).is_ok_and(|c| {
+    let warned = fleetsync::config::load(&fleet.config_path).is_ok_and(|c| {
         c.warnings
             .iter()
             .any(|w| w.contains("prod-token") && w.contains("readable"))
@@ -307,6 +304,6 @@ fn world_readable_warned(fleet: &ChaosFleet) -> bool {
 }
 
 #[cfg(not(unix))]
-fn world_readable_warned(_fleet: &ChaosFleet) -> bool {
+fn world_readable_warned(_fleet: &Fleet) -> bool {
     false
 }

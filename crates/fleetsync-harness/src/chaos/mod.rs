@@ -1,5 +1,5 @@
-//! `fleetctl chaos`: reliability and security, measured. Each scenario builds a throw-away
-//! fleet on the simulator ([`fleet`]), injects faults, and reports figures, each with its
+//! `fleetsync-harness chaos`: reliability and security, measured. Each scenario builds a
+//! throw-away fleet on the simulator ([`start_fleet`]), injects faults, and reports figures, each with its
 //! target and whether it was met:
 //!
 //! - [`faults`]: 5xx, connection resets, random secondary-limit 403s and a GitHub outage in
@@ -18,15 +18,90 @@
 pub mod crashes;
 pub mod discovery;
 pub mod faults;
-pub mod fleet;
-pub mod load;
 pub mod security;
 
-use super::args::{ChaosArgs, ChaosScenario, Output};
+use crate::args::{ChaosArgs, ChaosScenario};
+use crate::fleet::{free_port, Fleet, FleetSpec, Pacing, Secrets};
+use crate::fleetd::Fleetd;
+use crate::Report;
+use fleetsync_sim::github::GithubSimSettings;
 use serde::Serialize;
-use std::process::ExitCode;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
+use std::time::Duration;
+
+/// Every secret value of a chaos fleet contains this marker; finding it anywhere it should
+/// not be is a leak.
+pub const CANARY: &str = "CANARY";
+
+/// The chaos fleets' credentials and secret values (each carrying [`CANARY`]).
+pub const SECRETS: Secrets = Secrets {
+    dss_key: "CANARY-dss-api-key-93ab",
+    gh_token: "ghp_CANARY-github-token-41f2",
+    api_token: "CANARY-api-token-7c1e",
+    dev_token: "CANARY-dev-ci-token-0d9e",
+    staging_token: "CANARY-staging-ci-token-5a77",
+    prod_token: "CANARY-prod-ci-token-e210",
+    client_cert:
+        "-----BEGIN CERTIFICATE-----\nCANARY-client-certificate-b3c4\n-----END CERTIFICATE-----\n",
+};
+
+/// GitHub limits high enough that a fleet converges without waiting out the documented
+/// limits (the chaos knobs add their own secondary-limit answers). The primary limit is raised
+/// too: a 500-repo cold start needs more than a PAT's 5,000 requests an hour, so against real
+/// GitHub it is paced by the primary limit over more than an hour, which is not what the
+/// fault scenario measures.
+pub fn roomy_github() -> GithubSimSettings {
+    GithubSimSettings {
+        primary_limit: 1_000_000,
+        content_writes_per_minute: 100_000,
+        content_writes_per_hour: 1_000_000,
+        points_per_minute: 1_000_000,
+        ..Default::default()
+    }
+}
+
+/// A chaos fleet: the simulated DSS node (`projects` projects, `plugins` dev plugins, the
+/// inventory and fault injection seeded with `seed`) and GitHub, and a config for fleetd on
+/// a free port (runs only when triggered, JSON logs at `info`, a 2 s DSS timeout).
+pub async fn start_fleet(
+    projects: usize,
+    plugins: usize,
+    github: GithubSimSettings,
+    seed: u64,
+) -> Result<Fleet, String> {
+    let mut spec = FleetSpec::new(projects, plugins, github, SECRETS);
+    spec.dss.seed = seed;
+    let mut fleet = Fleet::start(spec).await?;
+    fleet.listen_port = free_port()?;
+    fleet.schedule = "0 0 0 1 1 *".into();
+    fleet.log_format = Some("json".into());
+    fleet.log_level = Some("info".into());
+    fleet.dss_timeout = Some("2s".into());
+    fleet.pacing = Pacing {
+        concurrency: 8,
+        max_in_flight: 16,
+        writes_per_minute: 1_000_000,
+        writes_per_hour: 10_000_000,
+        request_timeout: Some("10s".into()),
+    };
+    fleet.write_config()?;
+    Ok(fleet)
+}
+
+/// Starts fleetd on a chaos fleet (output appended to `log`) and waits until it answers.
+pub async fn start_fleetd(bin: &Path, fleet: &Fleet, log: &Path) -> Result<Fleetd, String> {
+    Fleetd::start(
+        bin,
+        &fleet.config_path,
+        &fleet.base(),
+        SECRETS.api_token,
+        log,
+        Duration::from_secs(30),
+    )
+    .await
+}
 
 /// One measured figure.
 #[derive(Debug, Clone, Serialize)]
@@ -138,31 +213,34 @@ pub fn render_table(figs: &[Figure]) -> String {
     s
 }
 
-/// `fleetctl chaos`.
-pub async fn run(args: &ChaosArgs, output: Output) -> ExitCode {
-    crate::daemon::logging::init(crate::config::LogFormat::Text, "error");
-    let figs = run_scenarios(args).await;
+/// The outcome of a chaos run: `{"passed", "figures"}` and the exit code (0 when every
+/// target is met, 1 otherwise).
+pub fn outcome(figs: &[Figure]) -> (serde_json::Value, u8) {
     let ok = figs.iter().all(|f| f.pass);
-    if args.json || output == Output::Json {
-        let v = serde_json::json!({"passed": ok, "figures": figs});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
-        );
+    (
+        serde_json::json!({"passed": ok, "figures": figs}),
+        if ok { 0 } else { 1 },
+    )
+}
+
+/// `fleetsync-harness chaos`.
+pub async fn run(args: &ChaosArgs) -> Report {
+    let figs = run_scenarios(args).await;
+    let (v, code) = outcome(&figs);
+    let stdout = if args.json {
+        let text = serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string());
+        format!("{text}\n")
     } else {
-        print!("{}", render_table(&figs));
-        println!(
-            "{}",
-            if ok {
-                "every target met"
-            } else {
-                "some targets missed"
-            }
-        );
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+        let verdict = if code == 0 {
+            "every target met"
+        } else {
+            "some targets missed"
+        };
+        format!("{}{verdict}\n", render_table(&figs))
+    };
+    Report {
+        stdout,
+        stderr: String::new(),
+        code,
     }
 }

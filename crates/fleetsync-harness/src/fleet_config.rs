@@ -1,6 +1,6 @@
 //! The `[repo]` tables of a GitOps fleet config (the Dataiku GitOps workflows, 4 secrets read
 //! from files, 6 variables, protection on `prod`) for configs that point at the simulator:
-//! shared by the tests, `fleetctl bench` and `fleetctl chaos`.
+//! shared by the tests, `bench` and `chaos` through [`crate::fleet`].
 
 /// The tables, with the workflow templates under `templates` (empty: the config's folder)
 /// and the secret files `dev-token`, `staging-token`, `prod-token`, `client-cert` beside the

@@ -4,12 +4,11 @@
 //! and the simulated GitHub's request log must show no repeated non-idempotent write: no POST
 //! answered 409/422 and exactly one 201 per repo creation.
 
-use super::fleet::{fleetd_path, kill, roomy_github, wait_healthy, ChaosFleet};
-use super::Figures;
-use crate::cli::args::ChaosArgs;
-use crate::reconcile::RunOptions;
+use super::{roomy_github, start_fleet, start_fleetd, Figures};
+use crate::args::ChaosArgs;
+use crate::fleetd::fleetd_path;
+use fleetsync::reconcile::RunOptions;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Runs the scenario.
@@ -21,61 +20,30 @@ pub async fn run(args: &ChaosArgs) -> Figures {
     figs
 }
 
-/// Waits until the daemon has no queued or running run; returns the last run's status.
-pub async fn wait_idle(http: &reqwest::Client, base: &str, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/api/v1/runs")).send().await {
-            if let Ok(v) = r.json::<Value>().await {
-                let runs = v["runs"].as_array().cloned().unwrap_or_default();
-                let busy = runs
-                    .iter()
-                    .any(|r| matches!(r["status"].as_str(), Some("queued") | Some("running")));
-                if !runs.is_empty() && !busy {
-                    return runs
-                        .iter()
-                        .max_by_key(|r| r["id"].as_i64().unwrap_or(0))
-                        .and_then(|r| r["status"].as_str().map(str::to_string));
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
-}
-
 async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut gh = roomy_github();
     gh.latency_ms = 15;
-    let fleet = ChaosFleet::start(args.crash_projects, 1, gh, args.seed).await?;
+    let fleet = start_fleet(args.crash_projects, 1, gh, args.seed).await?;
     let wanted = fleet.wanted_project_repos();
     let log = fleet.dir.join("fleetd.log");
-    let http = reqwest::Client::new();
-    let base = fleet.base();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut kill_points = Vec::new();
     let started = Instant::now();
     for _ in 0..args.kills {
-        let mut child = fleet.spawn_fleetd(&bin, &log)?;
-        if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
-            kill(&mut child);
-            return Err("fleetd did not come up".into());
-        }
-        super::discovery::trigger(&http, &base).await?;
+        let d = start_fleetd(&bin, &fleet, &log).await?;
+        d.trigger(&[]).await?;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..=700))).await;
-        kill(&mut child); // SIGKILL
+        d.kill(); // SIGKILL
         kill_points.push(fleet.gh.handle.repo_names().len());
     }
     // The last start runs to the end.
-    let mut child = fleet.spawn_fleetd(&bin, &log)?;
-    if !wait_healthy(&http, &base, Duration::from_secs(30)).await {
-        kill(&mut child);
-        return Err("fleetd did not come up after the kills".into());
-    }
-    super::discovery::trigger(&http, &base).await?;
-    let last = wait_idle(&http, &base, Duration::from_secs(600)).await;
-    kill(&mut child);
+    let d = start_fleetd(&bin, &fleet, &log)
+        .await
+        .map_err(|e| format!("after the kills: {e}"))?;
+    d.trigger(&[]).await?;
+    let last = d.wait_idle(Duration::from_secs(600)).await;
+    d.kill();
     let elapsed = started.elapsed().as_secs_f64();
 
     let during = kill_points.iter().filter(|n| **n < wanted.len()).count();

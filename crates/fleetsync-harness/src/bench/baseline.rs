@@ -5,8 +5,8 @@
 //! request is charged. Implemented here only, with fleetsync's transport (same pacing and
 //! connection pool), to compare request counts and primary-limit points side by side.
 
-use crate::config::{Config, SecretValue};
-use crate::github::{GithubAuthSecret, GithubClient, GithubOptions};
+use fleetsync::config::{Config, SecretValue};
+use fleetsync::github::{GithubAuthSecret, GithubClient, GithubOptions};
 use futures::StreamExt;
 use http::Method;
 
