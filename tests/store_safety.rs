@@ -8,7 +8,7 @@ mod common;
 use common::{roomy_github, Fleet};
 
 fn sql(f: &Fleet, statements: &str) {
-    let c = rusqlite::Connection::open(f.dir.path().join("state.db")).unwrap();
+    let c = rusqlite::Connection::open(f.dir.join("state.db")).unwrap();
     c.execute_batch(statements).unwrap();
 }
 
