@@ -25,6 +25,8 @@ use tower_http::timeout::TimeoutLayer;
 #[derive(Debug, Default)]
 pub struct Health {
     nodes: Mutex<BTreeMap<String, Result<usize, String>>>,
+    /// `Some(why)` when the last run could not read from GitHub.
+    github: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -32,6 +34,21 @@ impl Health {
     pub fn set(&self, node: &str, outcome: Result<usize, String>) {
         if let Ok(mut m) = self.nodes.lock() {
             m.insert(node.to_string(), outcome);
+        }
+    }
+
+    /// Records whether the last run could read from GitHub.
+    pub fn set_github(&self, outcome: Result<(), String>) {
+        if let Ok(mut g) = self.github.lock() {
+            *g = outcome.err();
+        }
+    }
+
+    /// Why GitHub was unreachable in the last run, if it was.
+    pub fn github_error(&self) -> Option<String> {
+        match self.github.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 
@@ -98,11 +115,13 @@ async fn readyz(State(s): State<ApiState>) -> Response {
         .iter()
         .filter_map(|(n, r)| r.as_ref().err().map(|e| (n.clone(), e.clone())))
         .collect();
-    let ready = store_ok && failing.is_empty();
+    let github = s.health.github_error();
+    let ready = store_ok && failing.is_empty() && github.is_none();
     let body = json!({
         "ready": ready,
         "store": if store_ok { "ok" } else { "unavailable" },
         "discovery_failing": failing,
+        "github": match &github { None => "ok".to_string(), Some(e) => format!("unreachable: {e}") },
     });
     let code = if ready {
         StatusCode::OK

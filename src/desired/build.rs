@@ -18,6 +18,8 @@ pub struct DesireError {
     pub node: String,
     pub key: String,
     pub message: String,
+    /// A short cause label for metrics (`repo_name`, `name_collision`, `template`, …).
+    pub cause: &'static str,
 }
 
 /// git's blob SHA of some bytes.
@@ -81,8 +83,49 @@ fn context(config: &Config, src: &SourceObject) -> TemplateContext {
     }
 }
 
+/// Why a source's spec could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// A template did not render.
+    #[error("{0}")]
+    Template(String),
+    /// The rendered repo name is not a valid GitHub name.
+    #[error("repo name {0:?} rendered from the name template is not a valid GitHub repo name")]
+    RepoName(String),
+    /// A secret's source could not be read.
+    #[error("secret {name}: {reason}")]
+    SecretSource { name: String, reason: String },
+    /// A project metadata override holds something unusable.
+    #[error("{0}")]
+    Override(String),
+    /// The deployer's infrastructures could not be read or lack a stage.
+    #[error("deployer infrastructures: {0}")]
+    Infra(String),
+    /// The plugin's files could not be read.
+    #[error("plugin files: {0}")]
+    PluginFiles(String),
+}
+
+impl SpecError {
+    /// A short cause label for metrics.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            SpecError::Template(_) => "template",
+            SpecError::RepoName(_) => "repo_name",
+            SpecError::SecretSource { .. } => "secret_source",
+            SpecError::Override(_) => "metadata_override",
+            SpecError::Infra(_) => "deployer_infra",
+            SpecError::PluginFiles(_) => "plugin_files",
+        }
+    }
+}
+
+fn template(e: impl std::fmt::Display) -> SpecError {
+    SpecError::Template(e.to_string())
+}
+
 /// Renders a source's repo name (and checks it is a valid GitHub name).
-pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, String> {
+pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, SpecError> {
     let ctx = context(config, src);
     let name_tmpl = match src.kind {
         SourceKind::Project => names::PROJECT_REPO_NAME,
@@ -91,7 +134,7 @@ pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, String> 
     let name = config
         .templates
         .render(name_tmpl, &ctx)
-        .map_err(|e| e.to_string())?
+        .map_err(template)?
         .trim()
         .to_string();
     if name.is_empty()
@@ -100,15 +143,17 @@ pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, String> 
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     {
-        return Err(format!(
-            "repo name {name:?} rendered from the name template is not a valid GitHub repo name"
-        ));
+        return Err(SpecError::RepoName(name));
     }
     Ok(name)
 }
 
 /// Builds the spec of one source.
-pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<RepoSpec, String> {
+pub fn build_one(
+    config: &Config,
+    src: &SourceObject,
+    fp_key: &[u8],
+) -> Result<RepoSpec, SpecError> {
     let scope = match src.kind {
         SourceKind::Project => Scope::Project,
         SourceKind::Plugin => Scope::Plugin,
@@ -119,7 +164,7 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
     ctx.repo.name = name.clone();
     let description = t
         .render(names::DESCRIPTION, &ctx)
-        .map_err(|e| e.to_string())?
+        .map_err(template)?
         .trim()
         .to_string();
     let contents = config.contents(scope);
@@ -127,7 +172,7 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
     for (path, f) in &contents.files {
         let text = t
             .render(&names::file(scope, path), &ctx)
-            .map_err(|e| e.to_string())?;
+            .map_err(template)?;
         let content = text.into_bytes();
         files.insert(
             path.clone(),
@@ -142,18 +187,21 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
     for name in contents.variables.keys() {
         let v = t
             .render(&names::variable(scope, name), &ctx)
-            .map_err(|e| e.to_string())?;
+            .map_err(template)?;
         variables.insert(name.to_ascii_uppercase(), v);
     }
     let mut secrets = BTreeMap::new();
     for (sname, source) in &contents.secrets {
         let rendered = t
             .render(&names::secret(scope, sname), &ctx)
-            .map_err(|e| e.to_string())?;
+            .map_err(template)?;
         let source = source.with_rendered(rendered.trim().to_string());
         let value = source
             .read(&config.base_dir)
-            .map_err(|e| format!("secret {sname}: {e}"))?;
+            .map_err(|e| SpecError::SecretSource {
+                name: sname.clone(),
+                reason: e.to_string(),
+            })?;
         secrets.insert(
             sname.to_ascii_uppercase(),
             SecretSpec {
@@ -177,10 +225,10 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
                 match v.as_str() {
                     Some(x @ ("private" | "internal" | "public")) => visibility = x.to_string(),
                     _ => {
-                        return Err(format!(
+                        return Err(SpecError::Override(format!(
                             "custom field {} = {v} is not private, internal or public",
                             ov.visibility_field
-                        ))
+                        )))
                     }
                 }
             }
@@ -192,10 +240,10 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
                     .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                     .filter(|n| *n <= 6)
                     .ok_or_else(|| {
-                        format!(
+                        SpecError::Override(format!(
                             "custom field {} = {v} is not a number of reviews from 0 to 6",
                             ov.required_reviews_field
-                        )
+                        ))
                     })?;
                 for p in protection.values_mut() {
                     p.required_approving_review_count = Some(n as u8);
@@ -208,7 +256,7 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
             variables.insert("DATAIKU_INFRA_ID_STAGING".into(), staging.clone());
             variables.insert("DATAIKU_INFRA_ID_PROD".into(), prod.clone());
         }
-        Some(Err(e)) => return Err(format!("deployer infrastructures: {e}")),
+        Some(Err(e)) => return Err(SpecError::Infra(e.clone())),
         None => {}
     }
     let mut mirror = BTreeMap::new();
@@ -228,7 +276,7 @@ pub fn build_one(config: &Config, src: &SourceObject, fp_key: &[u8]) -> Result<R
                 );
             }
         }
-        Some(Err(e)) => return Err(format!("plugin files: {e}")),
+        Some(Err(e)) => return Err(SpecError::PluginFiles(e.clone())),
         None => {}
     }
     let dss_link = match (src.kind, node_cfg) {
@@ -308,11 +356,12 @@ pub fn names(
     for src in sources {
         match repo_name(config, &src) {
             Ok(n) => named.push((src, n)),
-            Err(message) => errors.push(DesireError {
+            Err(e) => errors.push(DesireError {
                 kind: src.kind,
                 node: src.node.clone(),
                 key: src.key.clone(),
-                message,
+                message: e.to_string(),
+                cause: e.cause(),
             }),
         }
     }
@@ -331,6 +380,7 @@ pub fn names(
             message: format!(
                 "repo name {n} is rendered for more than one project or plugin; none of them is managed until the names differ"
             ),
+            cause: "name_collision",
         });
     }
     (ok, errors)

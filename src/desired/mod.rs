@@ -7,6 +7,6 @@ mod protection;
 mod spec;
 
 pub use build::blob_sha;
-pub use build::{build_one, names, repo_name, DesireError};
+pub use build::{build_one, names, repo_name, DesireError, SpecError};
 pub use protection::ProtectionSpec;
 pub use spec::{fingerprint, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};

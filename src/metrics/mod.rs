@@ -38,6 +38,10 @@ pub struct Metrics {
     pub rate_limit_used: IntGauge,
     /// Deletions the guard refused, by reason.
     pub guard_blocked: IntCounterVec,
+    /// Repos that failed before or during their apply, by stage and cause.
+    pub repo_errors: IntCounterVec,
+    /// Whether the last run could reach GitHub (1) or not (0).
+    pub github_up: IntGauge,
     /// Unix time of the last successful run.
     pub last_success: Gauge,
     /// Whether a run is in progress.
@@ -108,7 +112,19 @@ impl Metrics {
             "1 while a reconcile run is in progress.",
         )?;
         r.register(Box::new(run_in_progress.clone()))?;
+        let github_up = IntGauge::new(
+            "fleet_github_up",
+            "1 if the last run could read from GitHub, 0 if every read failed (unreachable, 5xx, bad token).",
+        )?;
+        r.register(Box::new(github_up.clone()))?;
         Ok(Metrics {
+            github_up,
+            repo_errors: counter(
+                &r,
+                "fleet_repo_errors_total",
+                "Repos that failed in a run, by pipeline stage and cause.",
+                &["stage", "cause"],
+            )?,
             projects_discovered: gauge_vec(
                 &r,
                 "fleet_projects_discovered",

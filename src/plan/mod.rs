@@ -16,6 +16,6 @@ pub use builder::LastApplied;
 pub use kinds::{desired_resources, plan_repo, DesiredResource};
 pub use render::{render_json, render_text, summary_line};
 pub use step::{
-    Action, Blocked, Content, DriftFinding, Op, Plan, Reason, RepoPatch, RepoPlan, Step,
-    UnknownNode,
+    Action, Blocked, Content, DriftFinding, Op, Plan, Reason, RepoError, RepoPatch, RepoPlan,
+    Stage, Step, UnknownNode,
 };

@@ -225,6 +225,45 @@ pub struct Blocked {
     pub reason: String,
 }
 
+/// The pipeline stage where a repo failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Naming or building the repo's spec (templates, secret sources, DSS details).
+    Desire,
+    /// Reading the state file for the repo.
+    State,
+    /// Reading the repo from GitHub (or the project from DSS).
+    Observe,
+    /// Writing to GitHub or DSS.
+    Apply,
+    /// Recording the outcome in the state file.
+    Record,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Desire => "desire",
+            Stage::State => "state",
+            Stage::Observe => "observe",
+            Stage::Apply => "apply",
+            Stage::Record => "record",
+        }
+    }
+}
+
+/// A project, plugin or repo that could not be converged in this run, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoError {
+    /// `owner/name`, or `project:NODE/KEY` when it has no name yet.
+    pub repo: String,
+    pub stage: Stage,
+    /// A short cause label (`server_error`, `secret_source`, `store`, …) for metrics.
+    pub cause: String,
+    pub reason: String,
+}
+
 /// A DSS node whose listing is not trusted for removals in this run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnknownNode {
@@ -238,8 +277,8 @@ pub struct Plan {
     pub repos: Vec<RepoPlan>,
     /// Removals the guard did not allow (yet), with why.
     pub blocked: Vec<Blocked>,
-    /// Projects or plugins whose repo could not be described or observed.
-    pub errors: Vec<Blocked>,
+    /// Projects, plugins or repos that failed before their apply, with the stage and why.
+    pub errors: Vec<RepoError>,
     /// Nodes whose discovery was unknown (nothing is deleted for them).
     pub unknown_nodes: Vec<UnknownNode>,
 }

@@ -10,7 +10,7 @@ use crate::apply::{apply_repo, ApplyContext, RepoResult};
 use crate::config::DriftMode;
 use crate::desired::{self, SourceObject};
 use crate::observe::observe;
-use crate::plan::{self, Blocked, LastApplied, RepoPlan};
+use crate::plan::{self, LastApplied, RepoError, RepoPlan, Stage};
 use futures::StreamExt;
 use std::sync::Mutex;
 use tokio::sync::watch;
@@ -62,20 +62,20 @@ impl PassContext<'_> {
 /// What became of one repo in a pass.
 pub struct RepoOutcome {
     /// The source again when a step failed, for the retry round.
-    pub retry: Option<SourceObject>,
+    pub retry: Option<(SourceObject, String)>,
     pub plan: Option<RepoPlan>,
     pub result: Option<RepoResult>,
-    pub error: Option<Blocked>,
+    pub error: Option<RepoError>,
     pub interrupted: bool,
 }
 
 impl RepoOutcome {
-    fn failed(repo: String, reason: String) -> Self {
+    fn failed(error: RepoError) -> Self {
         RepoOutcome {
             retry: None,
             plan: None,
             result: None,
-            error: Some(Blocked { repo, reason }),
+            error: Some(error),
             interrupted: false,
         }
     }
@@ -91,13 +91,37 @@ impl RepoOutcome {
     }
 }
 
+/// A repo that failed before its apply.
+struct Failure {
+    stage: Stage,
+    cause: &'static str,
+    reason: String,
+    /// Set when the failure is the state file's: the run stops writing.
+    fault: Option<RunError>,
+}
+
+impl Failure {
+    fn new(stage: Stage, cause: &'static str, reason: String) -> Self {
+        Failure {
+            stage,
+            cause,
+            reason,
+            fault: None,
+        }
+    }
+}
+
 /// What a pass produced, in arrival order.
 #[derive(Default)]
 pub struct PassOutcome {
     pub plans: Vec<RepoPlan>,
     pub results: Vec<RepoResult>,
-    pub errors: Vec<Blocked>,
-    pub retry: Vec<SourceObject>,
+    pub errors: Vec<RepoError>,
+    pub retry: Vec<(SourceObject, String)>,
+    /// Repos whose GitHub reads succeeded, and those whose reads failed on GitHub's side
+    /// (unreachable, 5xx, refused token): all failed and none succeeded means GitHub is down.
+    pub observed: usize,
+    pub unobservable: Vec<String>,
     pub interrupted: bool,
 }
 
@@ -106,19 +130,26 @@ impl Engine {
     pub(super) async fn converge(
         &self,
         ctx: &PassContext<'_>,
-        sources: Vec<SourceObject>,
+        sources: Vec<(SourceObject, String)>,
         on_done: &(dyn Fn(usize, Option<&RepoResult>) + Sync),
     ) -> PassOutcome {
         let concurrency = self.config.raw.pacing.concurrency.max(1) as usize;
         // Futures are made as the stream pulls them, so only `concurrency` repos (and their
         // futures) exist at a time.
         let mut stream = futures::stream::iter(sources)
-            .map(|src| self.converge_one(ctx, src))
+            .map(|(src, name)| self.converge_one(ctx, src, name))
             .buffer_unordered(concurrency);
         let mut out = PassOutcome::default();
         let mut done = 0;
         while let Some(o) = stream.next().await {
             done += 1;
+            match &o.error {
+                Some(e) if e.stage == Stage::Observe && e.cause != "not_found" => {
+                    out.unobservable.push(e.reason.clone())
+                }
+                Some(_) => {}
+                None => out.observed += 1,
+            }
             out.errors.extend(o.error);
             out.interrupted |= o.interrupted;
             if let Some(p) = o.plan {
@@ -152,26 +183,77 @@ impl Engine {
         Ok(l)
     }
 
-    /// One repo through build → observe → plan → apply → record.
-    async fn converge_one(&self, ctx: &PassContext<'_>, src: SourceObject) -> RepoOutcome {
-        let label = format!("{}:{}/{}", src.kind.as_str(), src.node, src.key);
-        let spec = match desired::build_one(&self.config, &src, ctx.fp_key) {
-            Ok(s) => s,
-            Err(reason) => return RepoOutcome::failed(label, reason),
-        };
-        let full = spec.full_name();
-        let last = match self.last_applied(&full) {
-            Ok(l) => l,
-            Err(e) => {
-                let reason = e.to_string();
-                ctx.fault(e);
-                return RepoOutcome::failed(full, reason);
+    /// One repo through build → observe → plan → apply → record. A failure at any stage is
+    /// logged with the repo named, counted, and recorded on the repo.
+    async fn converge_one(
+        &self,
+        ctx: &PassContext<'_>,
+        src: SourceObject,
+        name: String,
+    ) -> RepoOutcome {
+        let full = format!("{}/{name}", self.config.raw.github.owner);
+        match self.converge_repo(ctx, &src, &full).await {
+            Ok(mut o) => {
+                if o.result.as_ref().is_some_and(|r| r.failed()) {
+                    o.retry = Some((src, name));
+                }
+                o
             }
+            Err(f) => RepoOutcome::failed(self.repo_failed(ctx, &src, &full, f)),
+        }
+    }
+
+    /// Reports a repo's failure: WARN log, metric, the repo's record (unless the state file
+    /// is what failed), and the run's fault latch for a state-file failure.
+    fn repo_failed(
+        &self,
+        ctx: &PassContext<'_>,
+        src: &SourceObject,
+        full: &str,
+        f: Failure,
+    ) -> RepoError {
+        tracing::warn!(repo = %full, stage = f.stage.as_str(), cause = f.cause, error = %f.reason, "repo failed");
+        self.observer.repo_failed(f.stage, f.cause);
+        let error = RepoError {
+            repo: full.to_string(),
+            stage: f.stage,
+            cause: f.cause.to_string(),
+            reason: f.reason,
         };
-        let mut obs = match observe(&self.gh, &spec).await {
-            Ok(o) => o,
-            Err(e) => return RepoOutcome::failed(full, format!("could not observe: {e}")),
-        };
+        match f.fault {
+            Some(fault) => ctx.fault(fault),
+            None if !ctx.dry_run => {
+                if let Err(e) =
+                    record::record_failure(&self.store, ctx.apply.run_id, src, full, &error)
+                {
+                    ctx.fault(RunError::store(
+                        format!("recording the failure of {full}"),
+                        e,
+                    ));
+                }
+            }
+            None => {}
+        }
+        error
+    }
+
+    async fn converge_repo(
+        &self,
+        ctx: &PassContext<'_>,
+        src: &SourceObject,
+        full: &str,
+    ) -> Result<RepoOutcome, Failure> {
+        let spec = desired::build_one(&self.config, src, ctx.fp_key)
+            .map_err(|e| Failure::new(Stage::Desire, e.cause(), e.to_string()))?;
+        let last = self.last_applied(full).map_err(|e| Failure {
+            stage: Stage::State,
+            cause: "store",
+            reason: e.to_string(),
+            fault: Some(e),
+        })?;
+        let mut obs = observe(&self.gh, &spec).await.map_err(|e| {
+            Failure::new(Stage::Observe, e.cause(), format!("could not observe: {e}"))
+        })?;
         if let Some(link) = &spec.dss_link {
             if let Some(client) = self.dss.iter().find(|c| c.node() == link.node) {
                 obs.dss_remote = Some(crate::observe::observe_dss(client, link).await);
@@ -179,18 +261,23 @@ impl Engine {
         }
         let p = plan::plan_repo(&spec, &obs, &last, ctx.mode);
         if ctx.dry_run {
-            return RepoOutcome::planned(p);
+            return Ok(RepoOutcome::planned(p));
         }
         if ctx.cancelled() {
             let mut o = RepoOutcome::planned(p);
             o.interrupted = true;
-            return o;
+            return Ok(o);
         }
         if ctx.faulted() && !p.steps.is_empty() {
             let reason = "not applied: the state file failed earlier in this run".to_string();
             let mut o = RepoOutcome::planned(p);
-            o.error = Some(Blocked { repo: full, reason });
-            return o;
+            o.error = Some(RepoError {
+                repo: full.to_string(),
+                stage: Stage::State,
+                cause: "store".into(),
+                reason,
+            });
+            return Ok(o);
         }
         let result = if p.steps.is_empty() {
             None
@@ -199,36 +286,41 @@ impl Engine {
         };
         if let Some(message) = result.as_ref().and_then(|r| r.journal_error.clone()) {
             ctx.fault(RunError::Journal {
-                repo: full.clone(),
+                repo: full.to_string(),
                 message,
             });
         }
-        let needs_record = match &result {
-            Some(_) => Ok(true),
-            None => Ok(record::needs_record(&self.store, &spec, &p, &last)),
-        };
-        let recorded = needs_record.and_then(|needed| match needed {
-            true => record::record_repo(
-                &self.store,
-                ctx.apply.run_id,
-                &spec,
-                &p,
-                result.as_ref(),
-                &obs,
-                &last,
-            ),
-            false => Ok(()),
-        });
-        if let Err(e) = recorded {
-            ctx.fault(RunError::store(format!("recording {full}"), e));
-        }
-        let retry = result.as_ref().filter(|r| r.failed()).map(|_| src);
-        RepoOutcome {
-            retry,
+        self.record_outcome(ctx, &spec, &p, result.as_ref(), &obs, &last);
+        Ok(RepoOutcome {
+            retry: None,
             plan: Some(p),
             result,
             error: None,
             interrupted: false,
+        })
+    }
+
+    /// Records a repo after its apply (or a no-op that still needs its records written).
+    fn record_outcome(
+        &self,
+        ctx: &PassContext<'_>,
+        spec: &crate::desired::RepoSpec,
+        p: &RepoPlan,
+        result: Option<&RepoResult>,
+        obs: &crate::observe::ObservedRepo,
+        last: &LastApplied,
+    ) {
+        let needed = result.is_some() || record::needs_record(&self.store, spec, p, last);
+        if !needed {
+            return;
+        }
+        if let Err(e) =
+            record::record_repo(&self.store, ctx.apply.run_id, spec, p, result, obs, last)
+        {
+            let full = spec.full_name();
+            tracing::warn!(repo = %full, stage = "record", error = %e, "repo failed");
+            self.observer.repo_failed(Stage::Record, "store");
+            ctx.fault(RunError::store(format!("recording {full}"), e));
         }
     }
 }

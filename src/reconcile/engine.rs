@@ -22,6 +22,7 @@ use crate::plan::Plan;
 use crate::store::{RunCounts, Store};
 use futures::future::BoxFuture;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::watch;
@@ -181,6 +182,8 @@ impl Engine {
                 plan,
                 results: Vec::new(),
                 repos: 0,
+                failed_repos: 0,
+                unnamed: 0,
                 interrupted: false,
                 dry_run: opts.dry_run,
                 fatal: Some(fatal),
@@ -224,8 +227,7 @@ impl Engine {
             opts.dry_run,
         )?;
         plan.blocked.extend(removals.blocked.iter().cloned());
-        let sources: Vec<SourceObject> = named.named.into_iter().map(|(s, _)| s).collect();
-        self.converge_and_remove(opts, progress, &state, sources, removals, plan)
+        self.converge_and_remove(opts, progress, &state, named.named, removals, plan)
             .await
     }
 
@@ -236,11 +238,12 @@ impl Engine {
         opts: &RunOptions,
         progress: &ProgressReporter<'_>,
         state: &RunState,
-        sources: Vec<SourceObject>,
+        sources: Vec<(SourceObject, String)>,
         removals: Removals,
         plan: &mut Plan,
     ) -> Result<RunFacts, RunError> {
         let total = sources.len();
+        let unnamed = plan.errors.len();
         let ctx = PassContext {
             apply: ApplyContext {
                 gh: &self.gh,
@@ -258,7 +261,11 @@ impl Engine {
         let on_done =
             |done: usize, r: Option<&RepoResult>| progress.report("repos", done, total, r);
         let first = self.converge(&ctx, sources, &on_done).await;
+        if !opts.dry_run {
+            self.observer.github_reachable(github_reachability(&first));
+        }
         let mut interrupted = first.interrupted;
+        let mut failed: BTreeSet<String> = first.errors.iter().map(|e| e.repo.clone()).collect();
         plan.errors.extend(first.errors);
         plan.repos.extend(
             first
@@ -266,15 +273,30 @@ impl Engine {
                 .into_iter()
                 .filter(|p| !p.steps.is_empty() || !p.drift.is_empty()),
         );
+        // A repo whose first pass applied something has not failed outright, whatever its
+        // retry does.
+        let progressed: BTreeSet<String> = first
+            .results
+            .iter()
+            .filter(|r| !report::wholly_failed(r))
+            .map(|r| r.repo.clone())
+            .collect();
         let mut results = first.results;
         if self.should_retry(opts, &ctx, &first.retry, interrupted) {
             let second = self.retry_round(&ctx, first.retry).await;
             interrupted |= second.interrupted;
+            failed.extend(second.errors.iter().map(|e| e.repo.clone()));
             plan.errors.extend(second.errors);
             // The second pass's outcome is the repo's outcome.
             results.retain(|r| !second.results.iter().any(|s| s.repo == r.repo));
             results.extend(second.results);
         }
+        failed.extend(
+            results
+                .iter()
+                .filter(|r| report::wholly_failed(r) && !progressed.contains(&r.repo))
+                .map(|r| r.repo.clone()),
+        );
         plan.repos.sort_by(|a, b| a.repo.cmp(&b.repo));
         plan.repos
             .extend(removals.allowed.iter().map(|r| r.plan.clone()));
@@ -294,6 +316,8 @@ impl Engine {
             plan: std::mem::take(plan),
             results,
             repos: total,
+            failed_repos: failed.len(),
+            unnamed,
             interrupted,
             dry_run: opts.dry_run,
             fatal,
@@ -306,7 +330,7 @@ impl Engine {
         &self,
         opts: &RunOptions,
         ctx: &PassContext<'_>,
-        retry: &[SourceObject],
+        retry: &[(SourceObject, String)],
         interrupted: bool,
     ) -> bool {
         !retry.is_empty() && !opts.dry_run && !interrupted && !opts.cancelled() && !ctx.faulted()
@@ -318,7 +342,7 @@ impl Engine {
     async fn retry_round(
         &self,
         ctx: &PassContext<'_>,
-        retry: Vec<SourceObject>,
+        retry: Vec<(SourceObject, String)>,
     ) -> super::converge::PassOutcome {
         tracing::info!(repos = retry.len(), "retrying repos with failed steps");
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -379,5 +403,17 @@ impl RunEngine for Engine {
                 error: report.error.clone(),
             }
         })
+    }
+}
+
+/// GitHub is unreachable for the run when every repo's reads failed on GitHub's side and
+/// none succeeded; one success (or nothing to read) says it answers.
+fn github_reachability(pass: &super::converge::PassOutcome) -> Result<(), String> {
+    match (pass.observed, pass.unobservable.first()) {
+        (0, Some(first)) => Err(format!(
+            "every GitHub read of the run failed ({} repos); first: {first}",
+            pass.unobservable.len()
+        )),
+        _ => Ok(()),
     }
 }

@@ -5,7 +5,7 @@
 use super::engine::Engine;
 use super::status::RunError;
 use crate::desired::{self, SourceObject};
-use crate::plan::Blocked;
+use crate::plan::{Blocked, RepoError, Stage};
 use crate::store::{RepoRecord, Tombstone};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,7 +27,7 @@ pub struct Named {
     /// exists but could not be named (those are never removed).
     pub wanted: BTreeSet<String>,
     /// Sources that could not be named.
-    pub errors: Vec<Blocked>,
+    pub errors: Vec<RepoError>,
     /// Repos never touched (`github.protected_repos`).
     pub protected: Vec<Blocked>,
 }
@@ -73,8 +73,13 @@ impl Engine {
                     wanted.insert(r.name.to_ascii_lowercase());
                 }
             }
-            errors.push(Blocked {
-                repo: format!("{}:{}/{}", e.kind.as_str(), e.node, e.key),
+            let repo = format!("{}:{}/{}", e.kind.as_str(), e.node, e.key);
+            tracing::warn!(%repo, stage = "desire", error = %e.message, "cannot name the repo");
+            self.observer.repo_failed(Stage::Desire, e.cause);
+            errors.push(RepoError {
+                repo,
+                stage: Stage::Desire,
+                cause: e.cause.to_string(),
                 reason: e.message.clone(),
             });
         }

@@ -7,7 +7,7 @@ use crate::apply::RepoResult;
 use crate::dss::UnknownCause;
 use crate::github::RequestStats;
 use crate::metrics::Metrics;
-use crate::plan::RepoPlan;
+use crate::plan::{RepoPlan, Stage};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,6 +78,25 @@ impl RunObserver {
         }
     }
 
+    /// A repo failed in `stage` for `cause`.
+    pub fn repo_failed(&self, stage: Stage, cause: &str) {
+        if let Some(m) = &self.metrics {
+            m.repo_errors
+                .with_label_values(&[stage.as_str(), cause])
+                .inc();
+        }
+    }
+
+    /// Whether GitHub answered this run's reads (`Err(why)` when none succeeded).
+    pub fn github_reachable(&self, outcome: Result<(), String>) {
+        if let Some(m) = &self.metrics {
+            m.github_up.set(i64::from(outcome.is_ok()));
+        }
+        if let Some(h) = &self.health {
+            h.set_github(outcome);
+        }
+    }
+
     /// The drift findings of one repo's plan.
     pub fn drift(&self, plan: &RepoPlan) {
         if let Some(m) = &self.metrics {
@@ -98,10 +117,14 @@ impl RunObserver {
         }
     }
 
-    /// Removals the guard refused (the grace period is a wait, not a refusal).
+    /// Removals the guard refused. The grace period is a wait, not a refusal, and an unknown
+    /// discovery has its own metric and alert (one cause, one alert).
     pub fn guard_blocks(&self, reasons: &[&'static str]) {
         if let Some(m) = &self.metrics {
-            for r in reasons.iter().filter(|r| **r != "grace_period") {
+            for r in reasons
+                .iter()
+                .filter(|r| !matches!(**r, "grace_period" | "unknown_discovery"))
+            {
                 m.guard_blocked.with_label_values(&[r]).inc();
             }
         }

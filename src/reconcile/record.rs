@@ -2,9 +2,9 @@
 //! fingerprints and status, drift events, tombstones.
 
 use crate::apply::{Outcome, RepoResult};
-use crate::desired::RepoSpec;
+use crate::desired::{RepoSpec, SourceObject};
 use crate::observe::ObservedRepo;
-use crate::plan::{desired_resources, Kind, LastApplied, RepoPlan};
+use crate::plan::{desired_resources, Kind, LastApplied, RepoError, RepoPlan};
 use crate::store::{now_text, NewDriftEvent, RepoRecord, ResourceRecord, Store};
 use std::collections::BTreeMap;
 
@@ -196,4 +196,32 @@ pub fn needs_record(store: &Store, spec: &RepoSpec, plan: &RepoPlan, last: &Last
         }
         _ => true,
     }
+}
+
+/// Records a repo that failed before its apply (its spec, its state or its observation):
+/// status `error` with the stage and cause, so `status`, `repos` and the metrics show it even
+/// for a repo never created yet. What fleetsync applied before is kept.
+pub fn record_failure(
+    store: &Store,
+    run_id: Option<i64>,
+    src: &SourceObject,
+    full: &str,
+    error: &RepoError,
+) -> Result<(), crate::store::StoreError> {
+    let now = now_text();
+    let owner = full.split_once('/').map(|(o, _)| o).unwrap_or(full);
+    let drifted = store.get_repo(full)?.is_some_and(|r| r.drifted);
+    store.upsert_repo(&RepoRecord {
+        name: full.to_string(),
+        owner: owner.to_string(),
+        source_kind: src.kind.as_str().to_string(),
+        node: src.node.clone(),
+        source_key: src.key.clone(),
+        status: "error".into(),
+        drifted,
+        last_error: Some(format!("{}: {}", error.stage.as_str(), error.reason)),
+        last_run_id: run_id,
+        created_at: now.clone(),
+        updated_at: now,
+    })
 }

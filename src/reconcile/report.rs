@@ -31,6 +31,11 @@ pub struct RunFacts {
     pub plan: Plan,
     pub results: Vec<RepoResult>,
     pub repos: usize,
+    /// Repos that failed outright: before their apply (desire, state, observe) or with no
+    /// step of their apply succeeding.
+    pub failed_repos: usize,
+    /// Projects and plugins that could not even be named.
+    pub unnamed: usize,
     pub interrupted: bool,
     pub dry_run: bool,
     /// The failure that makes the run fail, if any.
@@ -64,7 +69,7 @@ pub fn status(f: &RunFacts) -> RunStatus {
         RunStatus::Planned
     } else if f.interrupted {
         RunStatus::Interrupted
-    } else if f.fatal.is_some() {
+    } else if f.fatal.is_some() || (f.repos > 0 && f.failed_repos >= f.repos) {
         RunStatus::Failed
     } else if failed_steps(&f.results) > 0
         || !f.plan.errors.is_empty()
@@ -79,10 +84,18 @@ pub fn status(f: &RunFacts) -> RunStatus {
 /// Builds the report.
 pub fn report(f: RunFacts) -> RunReport {
     let status = status(&f);
-    let counts = count_steps(&f.results);
+    let mut counts = count_steps(&f.results);
+    if f.failed_repos + f.unnamed > 0 {
+        counts.insert("repos/failed".into(), (f.failed_repos + f.unnamed) as u64);
+    }
     let error = match &f.fatal {
         Some(e) => Some(e.to_string()),
-        None => f.results.iter().find_map(|r| r.first_error()),
+        None => f
+            .plan
+            .errors
+            .first()
+            .map(|e| format!("{} ({}): {}", e.repo, e.stage.as_str(), e.reason))
+            .or_else(|| f.results.iter().find_map(|r| r.first_error())),
     };
     let summary = if status == RunStatus::Planned {
         plan::summary_line(&f.plan)
@@ -111,13 +124,19 @@ fn summary(f: &RunFacts, status: RunStatus, counts: &RunCounts) -> String {
         .map(|(_, v)| *v)
         .sum();
     format!(
-        "{} {status}: {} repos, {ok} steps applied, {} failed, {} drift finding(s), {} removal(s) blocked, {} GitHub requests ({} charged)",
+        "{} {status}: {} repos, {ok} steps applied, {} step(s) failed, {} repo(s) failed, {} drift finding(s), {} removal(s) blocked, {} GitHub requests ({} charged)",
         plan::summary_line(&f.plan),
         f.repos,
         failed_steps(&f.results),
+        f.failed_repos + f.unnamed,
         f.plan.repos.iter().map(|r| r.drift.len()).sum::<usize>(),
         f.plan.blocked.len(),
         f.stats.requests,
         f.stats.charged
     )
+}
+
+/// Whether no step of a repo's apply succeeded.
+pub fn wholly_failed(r: &RepoResult) -> bool {
+    r.failed() && !r.results.iter().any(|s| s.outcome == Outcome::Ok)
 }
