@@ -44,15 +44,15 @@ fn missing(key: &str) -> Response {
 }
 
 async fn state(State(h): State<DssSimHandle>) -> Json<Value> {
-    let s = h.lock();
+    let mut s = h.lock();
     let projects: Vec<Value> = s
         .projects
-        .values()
+        .values_mut()
         .map(|p| {
             json!({
                 "key": p.key, "name": p.name, "tags": p.tags, "version": p.version,
                 "remotes": p.remotes, "pushes": p.pushes,
-                "branch": p.git.current, "head": p.git.head(), "branches": p.git.branches,
+                "branch": p.git().current, "head": p.git().head(), "branches": p.git().branches,
             })
         })
         .collect();

@@ -106,10 +106,10 @@ const HINT_FETCH_FIRST: &str = "hint: Updates were rejected because the remote c
 const HINT_BEHIND: &str = "hint: Updates were rejected because the tip of your current branch is behind\nhint: its remote counterpart. If you want to integrate the remote changes,\nhint: use 'git pull' before pushing again.\nhint: See the 'Note about fast-forwards' in 'git push --help' for details.";
 
 /// git's output for a refused ref update of `branch`.
-fn rejected_output(p: &SimProject, url: &str, branch: &str, why: &Refusal) -> String {
+fn rejected_output(p: &mut SimProject, url: &str, branch: &str, why: &Refusal) -> String {
     match why {
         Refusal::NotFastForward { remote_tip } => {
-            let known = p.git.objects.commits.contains_key(remote_tip);
+            let known = p.git().objects.commits.contains_key(remote_tip);
             let (reason, hint) = if known {
                 ("non-fast-forward", HINT_BEHIND)
             } else {
@@ -133,7 +133,7 @@ pub(crate) fn push(s: &mut SimState, key: &str, branch: Option<&str>) -> Option<
     let links = s.github.clone();
     let failure = s.push_failure.clone();
     let p = s.projects.get_mut(key)?;
-    let branch = branch.unwrap_or(&p.git.current).to_string();
+    let branch = branch.unwrap_or(&p.git().current).to_string();
     let Some(url) = remote_url(p) else {
         return Some(GitAnswer::fail("fatal: No configured push destination.\nEither specify the URL from the command-line or configure a remote repository".into()));
     };
@@ -142,7 +142,7 @@ pub(crate) fn push(s: &mut SimState, key: &str, branch: Option<&str>) -> Option<
             "To {url}\n ! [rejected] {branch} -> {branch}\n{out}"
         )));
     }
-    let Some(tip) = p.git.branches.get(&branch).cloned() else {
+    let Some(tip) = p.git().branches.get(&branch).cloned() else {
         return Some(GitAnswer::fail(format!(
             "error: src refspec {branch} does not match any\nerror: failed to push some refs to '{url}'"
         )));
@@ -151,10 +151,10 @@ pub(crate) fn push(s: &mut SimState, key: &str, branch: Option<&str>) -> Option<
         Ok(t) => t,
         Err(out) => return Some(GitAnswer::fail(out)),
     };
-    let outcome = gh.receive_push(&target.owner, &target.name, &branch, &tip, &p.git.objects);
+    let outcome = gh.receive_push(&target.owner, &target.name, &branch, &tip, &p.git().objects);
     Some(match outcome {
         Ok(pushed) => {
-            p.git
+            p.git()
                 .tracking
                 .insert(format!("origin/{branch}"), tip.clone());
             p.pushes += 1;
@@ -183,14 +183,14 @@ pub(crate) fn fetch(s: &mut SimState, key: &str) -> Option<GitAnswer> {
         Ok(t) => t,
         Err(out) => return Some(GitAnswer::fail(out)),
     };
-    let refs = match gh.serve_fetch(&target.owner, &target.name, &mut p.git.objects) {
+    let refs = match gh.serve_fetch(&target.owner, &target.name, &mut p.git().objects) {
         Ok(r) => r,
         Err(why) => return Some(GitAnswer::fail(refusal_output(&url, &why))),
     };
     let mut lines = Vec::new();
     for (b, sha) in &refs {
         let key = format!("origin/{b}");
-        match p.git.tracking.insert(key.clone(), sha.clone()) {
+        match p.git().tracking.insert(key.clone(), sha.clone()) {
             None => lines.push(format!(" * {:<17} {b:<10} -> {key}", "[new branch]")),
             Some(old) if old != *sha => {
                 let range = format!("{}..{}", short(&old), short(sha));
@@ -199,7 +199,7 @@ pub(crate) fn fetch(s: &mut SimState, key: &str) -> Option<GitAnswer> {
             Some(_) => {}
         }
     }
-    p.git
+    p.git()
         .tracking
         .retain(|k, _| !k.starts_with("origin/") || refs.contains_key(&k["origin/".len()..]));
     let output = if lines.is_empty() {
@@ -217,10 +217,10 @@ pub(crate) fn pull_rebase(s: &mut SimState, key: &str, branch: Option<&str>) -> 
         return Some(fetched);
     }
     let p = s.projects.get_mut(key)?;
-    let current = p.git.current.clone();
+    let current = p.git().current.clone();
     let upstream_branch = branch.unwrap_or(&current).to_string();
     let Some(upstream) = p
-        .git
+        .git()
         .tracking
         .get(&format!("origin/{upstream_branch}"))
         .cloned()
@@ -234,21 +234,21 @@ pub(crate) fn pull_rebase(s: &mut SimState, key: &str, branch: Option<&str>) -> 
     } else {
         format!("{}\n", fetched.output)
     };
-    let Some(local) = p.git.branches.get(&current).cloned() else {
-        p.git.branches.insert(current.clone(), upstream);
+    let Some(local) = p.git().branches.get(&current).cloned() else {
+        p.git().branches.insert(current.clone(), upstream);
         return Some(GitAnswer::ok(format!(
             "{prefix}Successfully rebased and updated refs/heads/{current}."
         )));
     };
-    if p.git.objects.is_ancestor(&upstream, &local) {
+    if p.git().objects.is_ancestor(&upstream, &local) {
         return Some(GitAnswer::ok(format!(
             "{prefix}Current branch {current} is up to date."
         )));
     }
     let committer = user(&p.owner_login, chrono::Utc::now().timestamp());
-    match p.git.objects.rebase(&upstream, &local, &committer) {
+    match p.git().objects.rebase(&upstream, &local, &committer) {
         Ok(done) => {
-            p.git.branches.insert(current.clone(), done.tip);
+            p.git().branches.insert(current.clone(), done.tip);
             Some(GitAnswer::ok(format!(
                 "{prefix}Successfully rebased and updated refs/heads/{current}."
             )))

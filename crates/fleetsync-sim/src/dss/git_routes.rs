@@ -44,15 +44,15 @@ fn branch_param(q: &HashMap<String, String>) -> Option<String> {
 }
 
 async fn status(State(h): State<DssSimHandle>, Path(key): Path<String>) -> Response {
-    match h.lock().projects.get(&key) {
+    match h.lock().projects.get_mut(&key) {
         Some(p) => Json(wire::git_status(p)).into_response(),
         None => wire::unknown_project(&key),
     }
 }
 
 async fn current_branch(State(h): State<DssSimHandle>, Path(key): Path<String>) -> Response {
-    match h.lock().projects.get(&key) {
-        Some(p) => Json(json!({"name": p.git.current})).into_response(),
+    match h.lock().projects.get_mut(&key) {
+        Some(p) => Json(json!({"name": p.git().current})).into_response(),
         None => wire::unknown_project(&key),
     }
 }
@@ -67,13 +67,13 @@ async fn list_branches(
         Some(Some(b)) => b,
         Some(None) => return wire::bad_request("remote must be true or false"),
     };
-    let s = h.lock();
-    let Some(p) = s.projects.get(&key) else {
+    let mut s = h.lock();
+    let Some(p) = s.projects.get_mut(&key) else {
         return wire::unknown_project(&key);
     };
-    let mut names: Vec<String> = p.git.branches.keys().cloned().collect();
+    let mut names: Vec<String> = p.git().branches.keys().cloned().collect();
     if remote {
-        names.extend(p.git.tracking.keys().cloned());
+        names.extend(p.git().tracking.keys().cloned());
     }
     Json(names).into_response()
 }
@@ -167,12 +167,12 @@ async fn create_branch(
         return wire::unknown_project(&key);
     };
     if !b.duplicate {
-        let a = branch_in(&mut p.git, &b);
+        let a = branch_in(p.git(), &b);
         return Json(a.json()).into_response();
     }
     let new_key = duplicate_key(&key, &b);
     let mut copy: SimProject = p.clone();
-    let a = branch_in(&mut copy.git, &b);
+    let a = branch_in(copy.git(), &b);
     if !a.success {
         return Json(a.json()).into_response();
     }
@@ -224,8 +224,8 @@ fn dss_time(epoch: i64) -> String {
 /// One log entry. `author`, `message` and `timestamp` are what consumers of the official
 /// client read; the commit id's field name is not documented (`commit` here, matching the
 /// `startCommit`/`nextCommit` parameters).
-fn log_entry(p: &SimProject, sha: &str) -> Value {
-    let Some(c) = p.git.objects.commits.get(sha) else {
+fn log_entry(p: &mut SimProject, sha: &str) -> Value {
+    let Some(c) = p.git().objects.commits.get(sha) else {
         return Value::Null;
     };
     json!({
@@ -243,11 +243,11 @@ async fn log(State(h): State<DssSimHandle>, Path(key): Path<String>, Query(q): P
         Some(Ok(n)) if n > 0 => n,
         Some(_) => return wire::bad_request("count must be a positive integer"),
     };
-    let s = h.lock();
-    let Some(p) = s.projects.get(&key) else {
+    let mut s = h.lock();
+    let Some(p) = s.projects.get_mut(&key) else {
         return wire::unknown_project(&key);
     };
-    let all = p.git.log(q.get("path").map(String::as_str));
+    let all = p.git().log(q.get("path").map(String::as_str));
     let start = match q.get("startCommit").filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => match all.iter().position(|x| x == c) {

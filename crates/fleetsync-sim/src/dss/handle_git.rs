@@ -39,7 +39,7 @@ impl DssSimHandle {
             .map(|(path, c)| (path.to_string(), c.map(<[u8]>::to_vec)))
             .collect();
         let who = user(&login, now_ms() / 1000);
-        let sha = p.git.commit(branch, &changes, message, &who)?;
+        let sha = p.git().commit(branch, &changes, message, &who)?;
         bump(p);
         p.modified_by = login;
         Ok(sha)
@@ -47,13 +47,16 @@ impl DssSimHandle {
 
     /// The project's current branch.
     pub fn current_branch(&self, key: &str) -> Option<String> {
-        self.lock().projects.get(key).map(|p| p.git.current.clone())
+        self.lock()
+            .projects
+            .get_mut(key)
+            .map(|p| p.git().current.clone())
     }
 
     /// The commit a local branch (or a remote-tracking one, `origin/<branch>`) points at.
     pub fn branch_head(&self, key: &str, branch: &str) -> Option<String> {
-        let s = self.lock();
-        let g = &s.projects.get(key)?.git;
+        let mut s = self.lock();
+        let g = s.projects.get_mut(key)?.git();
         g.branches
             .get(branch)
             .or_else(|| g.tracking.get(branch))
@@ -66,8 +69,8 @@ impl DssSimHandle {
         key: &str,
         branch: Option<&str>,
     ) -> Option<BTreeMap<String, Vec<u8>>> {
-        let s = self.lock();
-        let g = &s.projects.get(key)?.git;
+        let mut s = self.lock();
+        let g = s.projects.get_mut(key)?.git();
         let files = g.files(branch)?;
         Some(
             files
@@ -81,8 +84,8 @@ impl DssSimHandle {
     pub fn project_log(&self, key: &str) -> Vec<String> {
         self.lock()
             .projects
-            .get(key)
-            .map(|p| p.git.log(None))
+            .get_mut(key)
+            .map(|p| p.git().log(None))
             .unwrap_or_default()
     }
 }

@@ -26,12 +26,29 @@ pub(crate) struct SimProject {
     pub modified_on: i64,
     pub created_by: String,
     pub created_on: i64,
-    /// The project's git repository (history, branches, current branch).
-    pub git: ProjectGit,
+    /// The project's git repository (history, branches, current branch), materialised on
+    /// first use from what the project was created with (so it is the same history either way).
+    pub git_repo: Option<ProjectGit>,
     pub remotes: BTreeMap<String, String>,
     pub pushes: usize,
     /// Metadata custom fields (`customFields`).
     pub custom_fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl SimProject {
+    /// The project's git repository; its root commit is made from the project's key, name,
+    /// owner and creation time, which never change.
+    pub fn git(&mut self) -> &mut ProjectGit {
+        let SimProject {
+            key,
+            name,
+            owner_login,
+            created_on,
+            git_repo,
+            ..
+        } = self;
+        git_repo.get_or_insert_with(|| ProjectGit::new(key, name, owner_login, *created_on / 1000))
+    }
 }
 
 /// A plugin as the simulated node stores it.

@@ -46,16 +46,16 @@ pub(crate) fn project_metadata(p: &SimProject) -> Value {
 }
 
 /// `GET /projects/{key}/git/status`.
-pub(crate) fn git_status(p: &SimProject) -> Value {
+pub(crate) fn git_status(p: &mut SimProject) -> Value {
     let remotes: Vec<Value> = p
         .remotes
         .iter()
         .map(|(name, url)| json!({"name": name, "url": url}))
         .collect();
     let empty: [&str; 0] = [];
-    let (ahead, behind) = p.git.tracking_count("origin");
+    let (ahead, behind) = p.git().tracking_count("origin");
     json!({
-        "currentBranch": p.git.current,
+        "currentBranch": p.git().current,
         "remotes": remotes,
         "trackingCount": {"ahead": ahead, "behind": behind},
         "clean": true,

@@ -27,26 +27,40 @@ impl ObjectStore {
         self.ancestors(descendant).contains(ancestor)
     }
 
-    /// The best common ancestor of `a` and `b` (none: unrelated histories). Of several equally
-    /// good ones (criss-cross merges) the most recent by committer time is chosen.
+    /// The best common ancestor of `a` and `b` (none: unrelated histories): a common ancestor
+    /// no other common ancestor descends from. Of several such (criss-cross merges) the most
+    /// recent by committer time is chosen. Linear in the size of the history.
     pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
         let of_a = self.ancestors(a);
-        let common: Vec<String> = self
+        let common: HashSet<String> = self
             .ancestors(b)
             .into_iter()
             .filter(|c| of_a.contains(c))
             .collect();
-        let best: Vec<&String> = common
+        // Everything below a common ancestor (reachable from its parents) is not the best.
+        let mut below: HashSet<String> = HashSet::new();
+        let mut queue: VecDeque<String> = common
             .iter()
-            .filter(|c| {
-                !common
-                    .iter()
-                    .any(|other| other != *c && self.is_ancestor(c, other))
-            })
+            .filter_map(|c| self.commits.get(c))
+            .flat_map(|c| c.parents.iter().cloned())
             .collect();
-        best.into_iter()
-            .max_by_key(|c| self.commits.get(*c).map(|x| x.committer.epoch).unwrap_or(0))
-            .cloned()
+        while let Some(c) = queue.pop_front() {
+            if !below.insert(c.clone()) {
+                continue;
+            }
+            if let Some(commit) = self.commits.get(&c) {
+                queue.extend(commit.parents.iter().cloned());
+            }
+        }
+        common
+            .into_iter()
+            .filter(|c| !below.contains(c))
+            .max_by_key(|c| {
+                (
+                    self.commits.get(c).map(|x| x.committer.epoch).unwrap_or(0),
+                    c.clone(),
+                )
+            })
     }
 
     /// The commits reachable from `head` but not from `base`, parents before children (the
@@ -272,6 +286,23 @@ mod tests {
         assert!(!s.is_ancestor(&left, &right2));
         let other = commit(&mut s, &[], &[("z", "1")], 5);
         assert_eq!(s.merge_base(&left, &other), None);
+    }
+
+    #[test]
+    fn merge_base_is_linear_on_a_long_history() {
+        let mut s = ObjectStore::default();
+        let mut tip = commit(&mut s, &[], &[("a", "0")], 0);
+        let mut mid = tip.clone();
+        for i in 1..3_000 {
+            tip = commit(&mut s, &[&tip], &[("a", &i.to_string())], i);
+            if i == 1_500 {
+                mid = tip.clone();
+            }
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(s.merge_base(&tip, &mid), Some(mid.clone()));
+        assert_eq!(s.range(Some(&mid), &tip).len(), 1_499);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
