@@ -583,3 +583,34 @@ async fn renamed_and_transferred_repos_redirect_like_github() {
     // Unknown names stay 404.
     assert_eq!(api.get("/repos/acme/never").await.status, 404);
 }
+
+#[tokio::test]
+async fn octocrab_follows_the_301_of_a_renamed_repo_but_not_the_307() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (s, api) = sim(&["acme"]).await;
+    repo(&api, "before").await;
+    s.handle.rename_repo("acme/before", "after").unwrap();
+    let gh = octocrab::Octocrab::builder()
+        .base_uri(s.url.clone())
+        .unwrap()
+        .personal_token(TOKEN.to_string())
+        .build()
+        .unwrap();
+    let got = gh.repos("acme", "before").get().await.unwrap();
+    assert_eq!(got.full_name.as_deref(), Some("acme/after"));
+    let patched = gh
+        .repos("acme", "before")
+        .update()
+        .description("via 307")
+        .send()
+        .await;
+    // octocrab follows the GET's 301 but not a 307: a write to the old name comes back as
+    // GitHub's 307 with the new location (the caller must follow it).
+    match patched {
+        Err(octocrab::Error::GitHub { source, .. }) => {
+            assert_eq!(source.status_code.as_u16(), 307);
+            assert_eq!(source.message, "Moved Permanently");
+        }
+        other => panic!("{:?}", other.map(|r| r.full_name)),
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! This module owns the settings (`[sim.dss]`) and the server's lifecycle; the wire format is
 //! in `routes`/`wire`, the state and the in-process handle in `state`, the seeded inventory in
-//! `seed`, the `/_sim/dss` admin API in `admin` and the plugin archives in `archive`.
+//! `seed`, the `/_sim/dss` admin API in `admin` and the plugin archives in `archive`. Each
+//! project's git repository is in `git`, its endpoints in `git_routes`, pushes/fetches to the
+//! linked simulated GitHub in `git_net`, and the handle's git side in `handle_git`.
 
 mod admin;
 mod archive;

@@ -4,6 +4,11 @@
 //! primary and secondary rate limits with GitHub's headers and bodies, ETags with free 304s,
 //! absolute `Link` pagination, installation tokens that expire, and knobs for latency, errors,
 //! connection resets and outages. A request log and counters let tests assert on traffic.
+//!
+//! Git history is real (`crate::git`): every write makes commits with parents; compare and
+//! pull requests read the graph (`routes_compare`, `routes_pulls`, `pulls`); protected
+//! branches refuse direct writes (`protect`); renamed and transferred repositories redirect
+//! (`moved`); a simulated DSS node pushes and fetches in process (`transport`, `handle_git`).
 
 // Handlers answer errors with a ready `Response`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
