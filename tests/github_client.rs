@@ -50,6 +50,7 @@ async fn app_auth_lists_variables_across_pages() {
             name: "paged".into(),
             description: "d".into(),
             visibility: "private".into(),
+            auto_init: true,
         },
     )
     .await
@@ -107,6 +108,7 @@ async fn etag_cache_in_the_store_makes_rereads_free() {
             name: "cached".into(),
             description: "d".into(),
             visibility: "private".into(),
+            auto_init: true,
         },
     )
     .await
@@ -145,6 +147,7 @@ async fn a_secondary_limit_is_waited_out_then_the_write_succeeds() {
             name: "one".into(),
             description: String::new(),
             visibility: "private".into(),
+            auto_init: true,
         },
     )
     .await

@@ -6,7 +6,7 @@
 mod ops;
 
 use crate::github::{GhError, GithubClient};
-use crate::plan::{RepoPlan, Step};
+use crate::plan::{Op, RepoPlan, Step};
 use crate::store::{JournalState, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -87,32 +87,40 @@ pub async fn apply_repo(ctx: &ApplyContext<'_>, plan: &RepoPlan) -> RepoResult {
     let mut blocked: Option<String> = None;
     let mut wrote_secret = false;
     let mut head: Option<String> = None;
-    for step in &plan.steps {
+    for group in groups(&plan.steps) {
         let outcome = match &blocked {
             Some(why) => Outcome::Skipped(why.clone()),
             None => {
-                let done = journaled(ctx, owner, name, step, &mut head).await;
+                let done = match group {
+                    [step] if !is_batched(step) => {
+                        journaled(ctx, owner, name, step, &mut head).await
+                    }
+                    _ => journaled_commit(ctx, owner, name, group, &mut head).await,
+                };
+                let last = &group[group.len() - 1];
                 if let Err(e) = &done {
-                    tracing::warn!(repo = %plan.repo, address = %step.address, error = %e, "step failed");
+                    tracing::warn!(repo = %plan.repo, address = %last.address, error = %e, "step failed");
                     if let StepFailure::Journal(m) = e {
                         out.journal_error = Some(m.clone());
                     }
-                    if e.blocks_later_steps(step) {
-                        blocked = Some(format!("an earlier step failed ({})", step.address));
+                    if e.blocks_later_steps(last) {
+                        blocked = Some(format!("an earlier step failed ({})", last.address));
                     }
                 }
                 wrote_secret |=
-                    done.is_ok() && matches!(step.op, crate::plan::Op::PutSecret { .. });
+                    done.is_ok() && group.iter().any(|s| matches!(s.op, Op::PutSecret { .. }));
                 match done {
                     Ok(()) => Outcome::Ok,
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
             }
         };
-        out.results.push(StepResult {
-            step: step.clone(),
-            outcome,
-        });
+        for step in group {
+            out.results.push(StepResult {
+                step: step.clone(),
+                outcome: outcome.clone(),
+            });
+        }
     }
     if wrote_secret {
         out.secrets_updated_at = secrets_updated_at(ctx.gh, owner, name).await;
@@ -141,6 +149,88 @@ impl StepFailure {
             }
         }
     }
+}
+
+/// Whether a step is a file written with others in one commit.
+fn is_batched(step: &Step) -> bool {
+    matches!(step.op, Op::PutFile { batched: true, .. })
+}
+
+fn file_branch(step: &Step) -> Option<&str> {
+    match &step.op {
+        Op::PutFile { branch, .. } => Some(branch),
+        _ => None,
+    }
+}
+
+/// The steps in apply units: each step alone, except consecutive batched files on one
+/// branch, which go together as one commit.
+fn groups(steps: &[Step]) -> Vec<&[Step]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < steps.len() {
+        let mut end = start + 1;
+        if is_batched(&steps[start]) {
+            while end < steps.len()
+                && is_batched(&steps[end])
+                && file_branch(&steps[end]) == file_branch(&steps[start])
+            {
+                end += 1;
+            }
+        }
+        out.push(&steps[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// Writes a group of batched files as one commit, each journaled.
+async fn journaled_commit(
+    ctx: &ApplyContext<'_>,
+    owner: &str,
+    name: &str,
+    group: &[Step],
+    head: &mut Option<String>,
+) -> Result<(), StepFailure> {
+    let mut ids = Vec::new();
+    let mut files = Vec::new();
+    let mut branch = "";
+    for step in group {
+        let action = step.action.as_str();
+        let key = format!("{}:{}:{action}", ctx.run_id.unwrap_or(0), step.address);
+        let id = ctx
+            .store
+            .journal_start(ctx.run_id, &key, &step.address, action)
+            .map_err(|e| StepFailure::Journal(e.to_string()))?;
+        ids.push(id);
+        if let Op::PutFile {
+            path,
+            content,
+            branch: b,
+            ..
+        } = &step.op
+        {
+            files.push((path.as_str(), content));
+            branch = b;
+        }
+    }
+    let message = match files.as_slice() {
+        [(one, _)] => format!("fleetsync: update {one}"),
+        many => format!("fleetsync: update {} managed files", many.len()),
+    };
+    let res = ops::commit_files(ctx.gh, owner, name, branch, &files, &message).await;
+    let (state, detail) = match &res {
+        Ok(_) => (JournalState::Done, None),
+        Err(e) => (JournalState::Failed, Some(e.to_string())),
+    };
+    for id in ids {
+        ctx.store
+            .journal_finish(id, state, detail.as_deref())
+            .map_err(|e| StepFailure::Journal(e.to_string()))?;
+    }
+    let commit = res.map_err(|e| StepFailure::Step(ops::StepError::GitHub(e)))?;
+    *head = Some(commit);
+    Ok(())
 }
 
 /// Runs one step between its two journal writes.

@@ -41,6 +41,21 @@ pub async fn execute(
                 .await
                 .map_err(|e| StepError::Dss(e.to_string()))
         }
+        Op::DssPull { node, key } => {
+            let c = dss_client(dss, node)?;
+            let out = c
+                .pull_rebase(key)
+                .await
+                .map_err(|e| StepError::Dss(e.to_string()))?;
+            if out.success {
+                Ok(())
+            } else {
+                Err(StepError::Dss(format!(
+                    "DSS node {node}: project {key} could not pull (rebase) from its remote: {}",
+                    out.output.trim()
+                )))
+            }
+        }
         Op::DssPush { node, key } => {
             let c = dss_client(dss, node)?;
             let out = c
@@ -117,11 +132,13 @@ async fn github_op(
             description,
             visibility,
             default_branch,
+            auto_init,
         } => {
             let create = RepoCreate {
                 name: name.to_string(),
                 description: description.clone(),
                 visibility: visibility.clone(),
+                auto_init: *auto_init,
             };
             create_repo(gh, owner, &create, default_branch).await
         }
@@ -153,6 +170,7 @@ async fn github_op(
             branch,
             content,
             blob_sha,
+            ..
         } => {
             let file = FileToWrite {
                 path,
@@ -198,7 +216,10 @@ async fn github_op(
             other => other,
         },
         Op::ForgetRepo => Ok(()),
-        Op::MirrorFiles { .. } | Op::SetDssRemote { .. } | Op::DssPush { .. } => Ok(()),
+        Op::MirrorFiles { .. }
+        | Op::SetDssRemote { .. }
+        | Op::DssPush { .. }
+        | Op::DssPull { .. } => Ok(()),
     }
 }
 
@@ -232,7 +253,8 @@ async fn create_repo(
         Err(e) => return Err(e),
     };
     let current = created.default_branch.unwrap_or_else(|| "main".into());
-    if current != default_branch {
+    // An empty repo has no branch to move yet: the first push makes its default branch.
+    if create.auto_init && current != default_branch {
         let head = gh
             .get_branch_ref(owner, name, &current)
             .await?
@@ -343,4 +365,48 @@ async fn create_branch_tolerant(
         },
         other => other,
     }
+}
+
+/// Writes several files on `branch` as one commit (Git Data API, text inline in the tree,
+/// binary content as blobs) and fast-forwards the branch. Returns the new commit.
+pub(super) async fn commit_files(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    branch: &str,
+    files: &[(&str, &Content)],
+    message: &str,
+) -> Result<String, GhError> {
+    let head = gh
+        .get_branch_ref(owner, name, branch)
+        .await?
+        .ok_or_else(|| {
+            GhError::Setup(format!(
+                "{owner}/{name}: branch {branch} does not exist (the project's push has not filled the repo)"
+            ))
+        })?;
+    let tree = gh
+        .get_tree(owner, name, branch)
+        .await?
+        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} has no tree")))?;
+    let texts: Vec<(&str, &str)> = files
+        .iter()
+        .filter_map(|(p, c)| std::str::from_utf8(&c.0).ok().map(|t| (*p, t)))
+        .collect();
+    let new_tree = if texts.len() == files.len() {
+        gh.create_tree_inline(owner, name, &tree.sha, &texts)
+            .await?
+    } else {
+        let mut entries = Vec::new();
+        for (path, content) in files {
+            let sha = gh.create_blob(owner, name, &content.0).await?;
+            entries.push((path.to_string(), Some(sha)));
+        }
+        gh.create_tree(owner, name, &tree.sha, &entries).await?
+    };
+    let commit = gh
+        .create_commit(owner, name, message, &new_tree, &head.object.sha)
+        .await?;
+    gh.update_branch(owner, name, branch, &commit).await?;
+    Ok(commit)
 }

@@ -154,8 +154,13 @@ pub struct DssGitConfig {
     pub host: String,
     /// Replace a remote that points elsewhere (otherwise it is reported as drift).
     pub overwrite_remote: bool,
-    /// Push the project's branch once after linking.
+    /// Push the project's branch once after linking. With `link_remote`, the repo is then
+    /// made from the project's history: created empty, DSS pushes first, fleetsync's files
+    /// go on top in one commit, `prod` is cut from that, and DSS pulls them back.
     pub push: bool,
+    /// The DSS project's git branch (DSS's own default is `master`): what DSS pushes first,
+    /// and the repo's default branch when the repo is made from the project's history.
+    pub branch: String,
 }
 
 impl Default for DssGitConfig {
@@ -167,6 +172,7 @@ impl Default for DssGitConfig {
             host: String::new(),
             overwrite_remote: false,
             push: true,
+            branch: "master".into(),
         }
     }
 }

@@ -299,6 +299,7 @@ pub fn build_one(
                 url,
                 overwrite: node.git.overwrite_remote,
                 push: node.git.push,
+                branch: node.git.branch.clone(),
             })
         }
         _ => None,
@@ -306,10 +307,15 @@ pub fn build_one(
     let mut topics: Vec<String> = contents.topics.clone();
     topics.sort();
     topics.dedup();
+    // A repo made from the project's history has the project's branch as its default.
+    let default_branch = match &dss_link {
+        Some(l) if l.history_first() => l.branch.clone(),
+        _ => gh.default_branch.clone(),
+    };
     let branches: Vec<String> = contents
         .branches
         .iter()
-        .filter(|b| **b != gh.default_branch)
+        .filter(|b| **b != default_branch)
         .cloned()
         .collect();
     Ok(RepoSpec {
@@ -318,7 +324,7 @@ pub fn build_one(
         source: src.clone(),
         description,
         visibility,
-        default_branch: gh.default_branch.clone(),
+        default_branch,
         topics,
         branches,
         files,

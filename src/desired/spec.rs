@@ -74,6 +74,16 @@ pub struct DssLink {
     pub url: String,
     pub overwrite: bool,
     pub push: bool,
+    /// The project's branch DSS pushes (the repo's default branch when `push`).
+    pub branch: String,
+}
+
+impl DssLink {
+    /// Whether the repo is made from the project's history: created empty, filled by the
+    /// project's push, fleetsync's files committed on top (linking with a push).
+    pub fn history_first(&self) -> bool {
+        self.push
+    }
 }
 
 /// The desired state of one repository.
@@ -101,6 +111,11 @@ pub struct RepoSpec {
 impl RepoSpec {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Whether the repo is made from the DSS project's history (see [`DssLink::history_first`]).
+    pub fn history_first(&self) -> bool {
+        self.dss_link.as_ref().is_some_and(DssLink::history_first)
     }
 }
 

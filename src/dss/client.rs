@@ -138,6 +138,15 @@ impl DssClient {
         Ok(p.into())
     }
 
+    /// `POST /projects/{key}/git/actions/pullRebase`: the project pulls its branch from the
+    /// remote, rebasing its own commits on top (git's output on failure).
+    pub async fn pull_rebase(&self, key: &str) -> Result<PushOutcome, DssError> {
+        let segs = ["projects", key, "git", "actions", "pullRebase"];
+        let resp = self.call(Method::POST, &segs, &[], None).await?;
+        let p: wire::Push = self.decode(&Method::POST, &segs, resp).await?;
+        Ok(p.into())
+    }
+
     /// `GET /projects/{key}/metadata`: the project's custom fields (`customFields`).
     pub async fn project_custom_fields(
         &self,

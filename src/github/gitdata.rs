@@ -63,6 +63,27 @@ impl GithubClient {
         sha_of(&r.body, "POST", &path)
     }
 
+    /// `POST /repos/{owner}/{repo}/git/trees` on top of `base_tree` with each file's text
+    /// inline (no blob request per file). Returns the tree SHA.
+    pub async fn create_tree_inline(
+        &self,
+        owner: &str,
+        repo: &str,
+        base_tree: &str,
+        files: &[(&str, &str)],
+    ) -> Result<String, GhError> {
+        let path = format!("/repos/{}/{}/git/trees", seg(owner), seg(repo));
+        let tree: Vec<Value> = files
+            .iter()
+            .map(|(p, text)| json!({"path": p, "mode": "100644", "type": "blob", "content": text}))
+            .collect();
+        let body = json!({"base_tree": base_tree, "tree": tree});
+        let r = self
+            .request(Method::POST, routes::GIT_TREES, &path, Some(&body), false)
+            .await?;
+        sha_of(&r.body, "POST", &path)
+    }
+
     /// `POST /repos/{owner}/{repo}/git/commits`; returns the commit SHA.
     pub async fn create_commit(
         &self,

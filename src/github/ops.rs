@@ -22,6 +22,9 @@ pub struct RepoCreate {
     pub description: String,
     /// `private`, `internal`, `public`.
     pub visibility: String,
+    /// Create the repo with a first commit (README) on its default branch; `false` makes
+    /// an empty repo that a first push fills.
+    pub auto_init: bool,
 }
 
 /// What a contents PUT made: the file's blob SHA and the commit's SHA.
@@ -118,7 +121,7 @@ impl GithubClient {
             "description": spec.description,
             "visibility": spec.visibility,
             "private": spec.visibility != "public",
-            "auto_init": true,
+            "auto_init": spec.auto_init,
             "has_wiki": false,
         });
         let r = self

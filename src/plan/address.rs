@@ -28,11 +28,13 @@ pub enum Kind {
     DssRemote,
     /// The first push of the DSS project to its remote.
     DssPush,
+    /// The DSS project pulling fleetsync's commits back (rebasing its own on top).
+    DssPull,
 }
 
 impl Kind {
     /// Every kind, in the order a repo's steps are applied.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Repo,
         Kind::Topics,
         Kind::File,
@@ -43,6 +45,24 @@ impl Kind {
         Kind::Mirror,
         Kind::DssRemote,
         Kind::DssPush,
+        Kind::DssPull,
+    ];
+
+    /// The order of a repo made from the DSS project's history: the remote and the
+    /// project's push first (they fill the empty repo), fleetsync's files on top, the
+    /// branches cut from that, and the project pulls the files back last.
+    pub const HISTORY_FIRST: [Kind; 11] = [
+        Kind::Repo,
+        Kind::Topics,
+        Kind::DssRemote,
+        Kind::DssPush,
+        Kind::File,
+        Kind::Branch,
+        Kind::Variable,
+        Kind::Secret,
+        Kind::Protection,
+        Kind::Mirror,
+        Kind::DssPull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,18 +77,23 @@ impl Kind {
             Kind::Mirror => "mirror",
             Kind::DssRemote => "dss-remote",
             Kind::DssPush => "dss-push",
+            Kind::DssPull => "dss-pull",
         }
     }
 
     /// Whether a failure of this kind's step leaves nothing for the repo's later steps to
-    /// build on (no repo, or no branch to write to).
+    /// build on: no repo, no branch to write to, or (a repo made from the project's history)
+    /// no project history under fleetsync's files.
     pub fn later_steps_depend_on_it(self) -> bool {
-        matches!(self, Kind::Repo | Kind::Branch)
+        matches!(
+            self,
+            Kind::Repo | Kind::Branch | Kind::DssRemote | Kind::DssPush
+        )
     }
 
     /// Whether the address names a DSS object (`node/key`) rather than a GitHub repo.
     pub fn is_dss_side(self) -> bool {
-        matches!(self, Kind::DssRemote | Kind::DssPush)
+        matches!(self, Kind::DssRemote | Kind::DssPush | Kind::DssPull)
     }
 }
 

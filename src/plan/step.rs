@@ -111,6 +111,8 @@ pub enum Op {
         visibility: String,
         #[serde(skip)]
         default_branch: String,
+        /// With a first commit; `false`: empty, for the project's push to fill.
+        auto_init: bool,
     },
     UpdateRepo {
         patch: RepoPatch,
@@ -133,6 +135,9 @@ pub enum Op {
         content: Content,
         #[serde(skip)]
         blob_sha: String,
+        /// Written with the other batched files of its branch as one commit (Git Data API)
+        /// rather than one contents PUT (one commit) per file.
+        batched: bool,
     },
     CreateVariable {
         name: String,
@@ -177,6 +182,11 @@ pub enum Op {
     },
     /// Push the DSS project's branch to its remote.
     DssPush {
+        node: String,
+        key: String,
+    },
+    /// The DSS project pulls its branch from the remote, rebasing its own commits on top.
+    DssPull {
         node: String,
         key: String,
     },

@@ -104,3 +104,32 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         );
     }
 }
+
+/// A repo made from the project's history: once fleetsync commits files on the project's
+/// branch, the project pulls them (so its next push fast-forwards).
+pub(super) fn diff_pull(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    let Some(l) = &d.spec.dss_link else { return };
+    let default_branch = &d.spec.default_branch;
+    let commits_on_branch = b.plan.steps.iter().any(|s| match &s.op {
+        Op::PutFile { branch, .. } => branch == default_branch,
+        Op::MirrorFiles { branch, .. } => branch == default_branch,
+        _ => false,
+    });
+    // Not observed (an error): plan nothing on the DSS side this run.
+    let observed = matches!(d.obs.dss_remote, Some(Ok(_)));
+    if !l.history_first() || !commits_on_branch || !observed {
+        return;
+    }
+    b.push(
+        Action::Update,
+        Address::of_repo(Kind::DssPull, &format!("{}/{}", l.node, l.key)),
+        Reason::ConfigChanged {
+            what: format!("fleetsync commits on {default_branch}"),
+        },
+        Op::DssPull {
+            node: l.node.clone(),
+            key: l.key.clone(),
+        },
+        format!("pull {default_branch} into the project (rebase)"),
+    );
+}

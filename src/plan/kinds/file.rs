@@ -22,6 +22,7 @@ fn put(spec: &RepoSpec, path: &str, f: &FileSpec, sha: Option<String>) -> Op {
         branch: spec.default_branch.clone(),
         content: Content(Arc::new(f.content.clone())),
         blob_sha: f.blob_sha.clone(),
+        batched: spec.history_first(),
     }
 }
 

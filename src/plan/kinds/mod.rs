@@ -74,6 +74,8 @@ fn desired_of(kind: Kind, spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
         Kind::Mirror => mirror::desired(spec, full),
         Kind::DssRemote => dss::desired_remote(spec),
         Kind::DssPush => dss::desired_push(spec),
+        // An action after fleetsync's commits, not a resource with a state of its own.
+        Kind::DssPull => Vec::new(),
     }
 }
 
@@ -100,6 +102,7 @@ fn diff_of(kind: Kind, b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()
         Kind::DssRemote => dss::diff(b, d),
         // Planned with the remote: a push follows from the remote's state.
         Kind::DssPush => {}
+        Kind::DssPull => dss::diff_pull(b, d),
     }
     ControlFlow::Continue(())
 }
@@ -137,7 +140,12 @@ pub fn plan_repo(
             ..Default::default()
         },
     };
-    for kind in Kind::ALL {
+    let order = if spec.history_first() {
+        Kind::HISTORY_FIRST
+    } else {
+        Kind::ALL
+    };
+    for kind in order {
         if diff_of(kind, &mut b, &input).is_break() {
             break;
         }

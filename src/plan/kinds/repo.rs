@@ -35,6 +35,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
                 description: spec.description.clone(),
                 visibility: spec.visibility.clone(),
                 default_branch: spec.default_branch.clone(),
+                auto_init: !spec.history_first(),
             },
             format!(
                 "{} repo, default branch {}",

@@ -77,9 +77,19 @@ fn spec() -> RepoSpec {
             remote_name: "origin".into(),
             url: "https://github.com/acme/dss-churn.git".into(),
             overwrite: false,
-            push: true,
+            push: false,
+            branch: "main".into(),
         }),
     }
+}
+
+/// Linked with a push: the repo is made from the project's history.
+fn history_first_spec() -> RepoSpec {
+    let mut s = spec();
+    if let Some(l) = s.dss_link.as_mut() {
+        l.push = true;
+    }
+    s
 }
 
 const T0: i64 = 1_700_000_000;
@@ -409,13 +419,13 @@ fn a_repo_deleted_on_github_in_report_mode_plans_nothing_more() {
 
 #[test]
 fn the_dss_remote_is_set_then_pushed_once_and_a_foreign_remote_is_only_reported() {
-    let s = spec();
+    let s = history_first_spec();
     let mut obs = converged(&s);
     obs.dss_remote = Some(Ok(None));
     let mut last = applied(&s);
     last.by_address.remove("dss-remote:design/CHURN/origin");
     last.by_address.remove("dss-push:design/CHURN");
-    let p = plan(&obs, &last, DriftMode::Repair);
+    let p = plan_repo(&s, &obs, &last, DriftMode::Repair);
     assert_eq!(
         steps(&p),
         vec![
@@ -432,7 +442,7 @@ fn the_dss_remote_is_set_then_pushed_once_and_a_foreign_remote_is_only_reported(
         ]
     );
     // Remote set, never pushed: push.
-    let p = plan(&converged(&s), &last, DriftMode::Repair);
+    let p = plan_repo(&s, &converged(&s), &last, DriftMode::Repair);
     assert_eq!(
         steps(&p),
         vec![(
@@ -444,14 +454,16 @@ fn the_dss_remote_is_set_then_pushed_once_and_a_foreign_remote_is_only_reported(
     // Pointing elsewhere, overwrite off: a report-only finding.
     let mut obs = converged(&s);
     obs.dss_remote = Some(Ok(Some("https://git.example.com/other.git".into())));
-    let p = plan(&obs, &applied(&s), DriftMode::Repair);
+    let p = plan_repo(&s, &obs, &applied(&s), DriftMode::Repair);
     assert!(p.steps.is_empty());
     assert_eq!(p.drift.len(), 1);
     assert!(p.drift[0].what.contains("not overwritten"));
     // Not observable this run: nothing on the DSS side.
     let mut obs = converged(&s);
     obs.dss_remote = Some(Err("DSS down".into()));
-    assert!(plan(&obs, &last, DriftMode::Repair).steps.is_empty());
+    assert!(plan_repo(&s, &obs, &last, DriftMode::Repair)
+        .steps
+        .is_empty());
 }
 
 #[test]
@@ -497,4 +509,51 @@ fn a_seeded_file_is_created_once_and_never_overwritten() {
     assert!(plan_repo(&s, &obs, &applied(&s), DriftMode::Repair)
         .steps
         .is_empty());
+}
+
+#[test]
+fn a_repo_made_from_the_project_history_has_the_push_first_and_the_pull_last() {
+    let s = history_first_spec();
+    let obs = ObservedRepo {
+        dss_remote: Some(Ok(None)),
+        ..Default::default()
+    };
+    let p = plan_repo(&s, &obs, &LastApplied::default(), DriftMode::Repair);
+    let kinds: Vec<&str> = p.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "repo",
+            "topics",
+            "dss-remote",
+            "dss-push",
+            "file",
+            "branch",
+            "variable",
+            "secret",
+            "protection",
+            "dss-pull"
+        ]
+    );
+    assert!(matches!(
+        p.steps[0].op,
+        Op::CreateRepo {
+            auto_init: false,
+            ..
+        }
+    ));
+    assert!(matches!(p.steps[4].op, Op::PutFile { batched: true, .. }));
+    // Without a push, fleetsync initialises the repo itself and DSS comes last, as before.
+    let s = spec();
+    let p = plan_repo(&s, &obs, &LastApplied::default(), DriftMode::Repair);
+    let kinds: Vec<&str> = p.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds.last(), Some(&"dss-remote"));
+    assert!(matches!(
+        p.steps[0].op,
+        Op::CreateRepo {
+            auto_init: true,
+            ..
+        }
+    ));
+    assert!(matches!(p.steps[2].op, Op::PutFile { batched: false, .. }));
 }
