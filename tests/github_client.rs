@@ -42,7 +42,7 @@ async fn app_auth_lists_variables_across_pages() {
         },
     );
     let mut opts = opts;
-    opts.writes_per_minute = 100_000;
+    opts.limits.content_per_minute = 100_000;
     let gh = GithubClient::new(opts, None).unwrap();
     gh.create_repo(
         "acme",
@@ -138,7 +138,7 @@ async fn a_secondary_limit_is_waited_out_then_the_write_succeeds() {
     .await
     .unwrap();
     let mut o = pat(&s.url);
-    o.writes_per_minute = 100_000;
+    o.limits.content_per_minute = 100_000;
     o.max_wait = Duration::from_secs(120);
     let gh = GithubClient::new(o, None).unwrap();
     gh.create_repo(

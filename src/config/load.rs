@@ -505,17 +505,26 @@ impl Validator<'_> {
             ("max_in_flight", p.max_in_flight),
             ("writes_per_minute", p.writes_per_minute),
             ("writes_per_hour", p.writes_per_hour),
+            ("points_per_minute", p.points_per_minute),
+            ("time_scale", p.time_scale),
             ("max_attempts", p.max_attempts),
         ] {
             if v == 0 {
                 self.err_key("pacing", key, "must be at least 1");
             }
         }
-        if p.max_in_flight > 100 {
+        if p.max_in_flight >= 100 {
             self.err_key(
                 "pacing",
                 "max_in_flight",
-                "GitHub allows at most 100 concurrent requests; stay well below",
+                "GitHub allows 100 concurrent requests per identity; stay below it",
+            );
+        }
+        if p.points_per_minute < 5 {
+            self.err_key(
+                "pacing",
+                "points_per_minute",
+                "a write costs 5 points; the budget must allow at least one",
             );
         }
     }

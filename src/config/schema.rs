@@ -467,18 +467,25 @@ pub struct ProtectionConfig {
     pub required_conversation_resolution: bool,
 }
 
-/// `[pacing]`: keeps fleetsync well inside GitHub's limits.
+/// `[pacing]`: keeps fleetsync inside GitHub's secondary limits. The defaults are GitHub.com's
+/// published numbers; lower them to leave room for other clients on the same identity, or set
+/// a GitHub Enterprise Server's own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PacingConfig {
     /// Repos worked on at once.
     pub concurrency: u32,
-    /// Requests in flight at once, across all repos.
+    /// Requests in flight at once, across all repos (GitHub allows 100).
     pub max_in_flight: u32,
-    /// Mutating requests per minute (GitHub allows ~80 content writes/min).
+    /// Content-generating requests per minute (GitHub: 80).
     pub writes_per_minute: u32,
-    /// Mutating requests per hour (GitHub allows ~500 content writes/h).
+    /// Content-generating requests per hour (GitHub: 500).
     pub writes_per_hour: u32,
+    /// Points per minute per endpoint, a read costing 1 and a write 5 (GitHub: 900).
+    pub points_per_minute: u32,
+    /// Divides the pacer's minute and hour windows; only for runs against the simulator
+    /// with the same `[sim.github] time_scale`. Leave it at 1 for GitHub.
+    pub time_scale: u32,
     /// Timeout of one GitHub request.
     pub request_timeout: HumanDuration,
     /// Give up on a request after this many attempts.
@@ -488,10 +495,12 @@ pub struct PacingConfig {
 impl Default for PacingConfig {
     fn default() -> Self {
         PacingConfig {
-            concurrency: 8,
-            max_in_flight: 16,
-            writes_per_minute: 60,
-            writes_per_hour: 450,
+            concurrency: 32,
+            max_in_flight: 64,
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+            points_per_minute: 900,
+            time_scale: 1,
             request_timeout: HumanDuration(std::time::Duration::from_secs(30)),
             max_attempts: 5,
         }

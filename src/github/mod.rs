@@ -8,7 +8,7 @@
 mod error;
 mod gitdata;
 mod ops;
-mod pacing;
+pub mod pacing;
 pub mod protection;
 mod ratelimit;
 pub mod routes;
@@ -19,6 +19,7 @@ pub mod wire;
 
 pub use error::GhError;
 pub use ops::{FileWrite, FileWritten, ProtectionState, RepoCreate};
+pub use pacing::{Pacer, PacingLimits};
 pub use seal::seal_secret;
 pub use stats::{RequestStats, StatsSnapshot};
 pub use transport::{GithubAuthSecret, GithubClient, GithubOptions};

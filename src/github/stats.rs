@@ -12,6 +12,7 @@ pub struct RequestStats {
     charged: AtomicU64,
     not_modified: AtomicU64,
     rate_limited: AtomicU64,
+    secondary_limited: AtomicU64,
     retries: AtomicU64,
     writes: AtomicU64,
     remaining: AtomicI64,
@@ -32,6 +33,8 @@ pub struct StatsSnapshot {
     pub not_modified: u64,
     /// 403/429 rate-limit answers received.
     pub rate_limited: u64,
+    /// Of those, secondary-limit answers.
+    pub secondary_limited: u64,
     /// Retries made.
     pub retries: u64,
     /// Mutating requests sent.
@@ -54,6 +57,9 @@ impl StatsSnapshot {
             charged: self.charged.saturating_sub(earlier.charged),
             not_modified: self.not_modified.saturating_sub(earlier.not_modified),
             rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
+            secondary_limited: self
+                .secondary_limited
+                .saturating_sub(earlier.secondary_limited),
             retries: self.retries.saturating_sub(earlier.retries),
             writes: self.writes.saturating_sub(earlier.writes),
             ..self.clone()
@@ -93,6 +99,10 @@ impl RequestStats {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_secondary_limited(&self) {
+        self.secondary_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn record_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
@@ -125,6 +135,7 @@ impl RequestStats {
             charged: self.charged.load(Ordering::Relaxed),
             not_modified: self.not_modified.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            secondary_limited: self.secondary_limited.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             remaining: self.remaining.load(Ordering::Relaxed),

@@ -1,11 +1,12 @@
 //! Sending one GitHub request: pacing, the in-flight bound, conditional requests from the
-//! ETag cache, rate-limit waits and backoff, and accounting. Writes are paced (content
-//! writes by the configured rates, other writes per endpoint, see [`super::pacing`]); a write whose
+//! ETag cache, rate-limit waits and backoff, and accounting. Every request is paced by GitHub's
+//! points per endpoint, content-generating ones by the content budget too (see
+//! [`super::pacing`]); a secondary-limit answer holds and slows its endpoint. A write whose
 //! outcome is unknown (timeout, reset, 5xx on a POST) is never retried here: the caller
 //! re-observes first, so a non-idempotent write is not repeated.
 
 use super::error::GhError;
-use super::pacing::Pacer;
+use super::pacing::{is_content_write, Pacer, PacingLimits};
 use super::ratelimit::{classify, header_i64, Limit};
 use super::routes;
 use super::stats::RequestStats;
@@ -55,13 +56,8 @@ pub struct GithubOptions {
     pub api_url: String,
     /// Credentials.
     pub auth: GithubAuthSecret,
-    /// Requests in flight at once.
-    pub max_in_flight: u32,
-    /// Content-generating writes (repo creation, file commits, refs) per minute; other
-    /// writes are paced per endpoint at twice this rate (see [`super::pacing`]).
-    pub writes_per_minute: u32,
-    /// Content-generating writes per hour.
-    pub writes_per_hour: u32,
+    /// The pacer's budgets (GitHub's secondary limits by default).
+    pub limits: PacingLimits,
     /// Timeout of one request.
     pub request_timeout: Duration,
     /// Attempts per request (rate-limit waits and retries included).
@@ -79,9 +75,7 @@ impl GithubOptions {
         GithubOptions {
             api_url: api_url.into(),
             auth,
-            max_in_flight: 16,
-            writes_per_minute: 60,
-            writes_per_hour: 450,
+            limits: PacingLimits::github(),
             request_timeout: Duration::from_secs(30),
             max_attempts: 5,
             max_wait: Duration::from_secs(900),
@@ -165,11 +159,7 @@ impl GithubClient {
         };
         Ok(GithubClient {
             octo,
-            pacer: Pacer::new(
-                opts.max_in_flight,
-                opts.writes_per_minute,
-                opts.writes_per_hour,
-            ),
+            pacer: Pacer::new(opts.limits),
             stats: Arc::new(RequestStats::new()),
             store,
             opts: Arc::new(opts),
@@ -180,6 +170,11 @@ impl GithubClient {
     /// The request counters.
     pub fn stats(&self) -> &Arc<RequestStats> {
         &self.stats
+    }
+
+    /// The pacer (its budgets and how far a secondary limit slowed an endpoint).
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// Sends a request. `route` is the endpoint template (for metrics); `path` is the
@@ -211,10 +206,8 @@ impl GithubClient {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            if write {
-                self.pacer.write_permit(&method, route).await;
-            }
             let slot = self.pacer.slot().await;
+            self.pacer.permit(&method, route).await;
             let mut req = http::Request::builder().method(method.clone()).uri(path);
             if let Some(c) = &cached {
                 req = req.header(http::header::IF_NONE_MATCH, c.etag.as_str());
@@ -295,6 +288,14 @@ impl GithubClient {
                             detail: format!("{kind}, GitHub asks to wait {}s", wait.as_secs()),
                             attempts: attempt,
                         });
+                    }
+                    if matches!(limit, Limit::Secondary { .. }) {
+                        // Not ours (the pacer keeps within the limits): another client on
+                        // the same identity. Hold this endpoint, then slow it.
+                        let content = text.to_ascii_lowercase().contains("content creation")
+                            && is_content_write(&method, route);
+                        self.pacer.penalise(route, content, wait);
+                        self.stats.record_secondary_limited();
                     }
                     tracing::warn!(method = %m, path, wait_s = wait.as_secs(), "GitHub {kind}; waiting before retrying");
                     self.stats.record_retry();

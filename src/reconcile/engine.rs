@@ -16,7 +16,7 @@ use crate::config::{Config, GithubAuth};
 use crate::daemon::{RunEngine, RunResult, Trigger};
 use crate::desired::SourceObject;
 use crate::dss::DssClient;
-use crate::github::{GithubAuthSecret, GithubClient, GithubOptions, StatsSnapshot};
+use crate::github::{GithubAuthSecret, GithubClient, GithubOptions, PacingLimits, StatsSnapshot};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{RunCounts, Store};
@@ -89,12 +89,21 @@ fn github_options(config: &Config) -> Result<GithubOptions, String> {
     };
     let p = &config.raw.pacing;
     let mut o = GithubOptions::new(gh.api_url.get_ref().clone(), auth);
-    o.max_in_flight = p.max_in_flight.max(1);
-    o.writes_per_minute = p.writes_per_minute;
-    o.writes_per_hour = p.writes_per_hour;
+    o.limits = pacing_limits(p);
     o.request_timeout = p.request_timeout.0;
     o.max_attempts = p.max_attempts.max(1);
     Ok(o)
+}
+
+/// The pacer's budgets from `[pacing]`.
+pub fn pacing_limits(p: &crate::config::PacingConfig) -> PacingLimits {
+    PacingLimits {
+        max_in_flight: p.max_in_flight.max(1),
+        points_per_minute: p.points_per_minute,
+        content_per_minute: p.writes_per_minute,
+        content_per_hour: p.writes_per_hour,
+        time_scale: f64::from(p.time_scale.max(1)),
+    }
 }
 
 /// Reports progress: the phase, the repos done, the step counts so far and the requests.

@@ -22,7 +22,7 @@ mod report;
 mod sources;
 mod status;
 
-pub use engine::{Engine, Progress, ProgressFn, RunOptions};
+pub use engine::{pacing_limits, Engine, Progress, ProgressFn, RunOptions};
 pub use observer::RunObserver;
 pub use report::RunReport;
 pub use status::{RunError, RunStatus};

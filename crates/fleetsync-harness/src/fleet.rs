@@ -54,6 +54,10 @@ pub struct Pacing {
     pub max_in_flight: u32,
     pub writes_per_minute: u32,
     pub writes_per_hour: u32,
+    /// Points per minute per endpoint.
+    pub points_per_minute: u32,
+    /// The pacer's `time_scale` (1: GitHub's clock).
+    pub time_scale: u32,
     /// `request_timeout`, when set.
     pub request_timeout: Option<String>,
 }
@@ -66,6 +70,8 @@ impl Default for Pacing {
             max_in_flight: 16,
             writes_per_minute: 100_000,
             writes_per_hour: 1_000_000,
+            points_per_minute: 100_000,
+            time_scale: 1,
             request_timeout: None,
         }
     }
@@ -303,6 +309,8 @@ concurrency = {concurrency}
 max_in_flight = {max_in_flight}
 writes_per_minute = {wpm}
 writes_per_hour = {wph}
+points_per_minute = {ppm}
+time_scale = {time_scale}
 {request_timeout}{tail}
 "#,
             port = self.listen_port,
@@ -324,6 +332,8 @@ writes_per_hour = {wph}
             max_in_flight = p.max_in_flight,
             wpm = p.writes_per_minute,
             wph = p.writes_per_hour,
+            ppm = p.points_per_minute,
+            time_scale = p.time_scale,
             request_timeout = opt("request_timeout", &p.request_timeout),
             tail = self.tail,
         )

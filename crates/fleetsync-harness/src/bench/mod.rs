@@ -244,6 +244,8 @@ async fn scenarios(
         // Just under W: the pacer's small burst must not push a 60 s window over W.
         writes_per_minute: (w as u64 * 98 / 100).max(1) as u32,
         writes_per_hour: w.saturating_mul(60),
+        points_per_minute: main_github(args).points_per_minute,
+        time_scale: 1,
         request_timeout: None,
     };
     let gh_settings = main_github(args);
@@ -462,6 +464,8 @@ async fn memory(
         max_in_flight: 64,
         writes_per_minute: 10_000_000,
         writes_per_hour: 100_000_000,
+        points_per_minute: 100_000_000,
+        time_scale: 1,
         request_timeout: None,
     };
     let fleet = start_fleet(sim_rt, &root.join("memory"), dss, github, pacing).await?;

@@ -84,6 +84,8 @@ pub async fn start_fleet(
         max_in_flight: 16,
         writes_per_minute: 1_000_000,
         writes_per_hour: 10_000_000,
+        points_per_minute: 1_000_000,
+        time_scale: 1,
         request_timeout: Some("10s".into()),
     };
     fleet.write_config()?;

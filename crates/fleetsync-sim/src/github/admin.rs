@@ -131,6 +131,7 @@ fn knobs_json(s: &super::GithubSimSettings) -> Value {
         "points_per_minute": s.points_per_minute, "secondary_status": s.secondary_status,
         "send_retry_after": s.send_retry_after,
         "installation_token_ttl_secs": s.installation_token_ttl_secs,
+        "token_requests_per_hour": s.token_requests_per_hour, "time_scale": s.time_scale,
     })
 }
 
@@ -163,6 +164,11 @@ async fn set_knobs(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 .map(|x| s.content_writes_per_hour = x as u32)
                 .is_some(),
             "points_per_minute" => v.as_u64().map(|x| s.points_per_minute = x as u32).is_some(),
+            "token_requests_per_hour" => v
+                .as_u64()
+                .map(|x| s.token_requests_per_hour = x as u32)
+                .is_some(),
+            "time_scale" => v.as_u64().map(|x| s.time_scale = x.max(1) as u32).is_some(),
             "secondary_status" => v.as_u64().map(|x| s.secondary_status = x as u16).is_some(),
             "send_retry_after" => v.as_bool().map(|x| s.send_retry_after = x).is_some(),
             "installation_token_ttl_secs" => v

@@ -40,6 +40,22 @@ fn is_content_write(method: &Method, route: &str) -> bool {
     )
 }
 
+/// GitHub's answer to a request over a secondary limit (not the content-creation one).
+pub(crate) fn secondary_reply(settings: &super::GithubSimSettings, retry_after: u64) -> Response {
+    let status = StatusCode::from_u16(settings.secondary_status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut resp = json_reply(
+        status,
+        json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID SIM:0000:0000.", "documentation_url": SECONDARY_DOCS}),
+    );
+    if settings.send_retry_after {
+        let retry_after = settings.retry_after_override.unwrap_or(retry_after);
+        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
 fn epoch() -> i64 {
     chrono::Utc::now().timestamp()
 }

@@ -1,6 +1,9 @@
 //! GitHub's rate limits, per identity: the primary hourly bucket (reported in `x-ratelimit-*`)
 //! and the secondary limits (concurrency, points per minute per endpoint, content-generating
-//! requests per minute and per hour), each answered the way GitHub answers them.
+//! requests per minute and per hour, installation-token requests per hour), each answered the
+//! way GitHub answers them. The secondary windows are sliding: a request is refused when the
+//! window ending now already holds the budget. `time_scale` divides the secondary windows
+//! (minute, hour) and the `retry-after` derived from them; the budgets stay GitHub's.
 
 use super::settings::GithubSimSettings;
 use std::collections::{HashMap, VecDeque};
@@ -17,6 +20,7 @@ pub struct Usage {
     pub in_flight: u32,
     writes_min: VecDeque<Instant>,
     writes_hour: VecDeque<Instant>,
+    tokens_hour: VecDeque<Instant>,
     points: HashMap<String, VecDeque<(Instant, u32)>>,
 }
 
@@ -65,6 +69,12 @@ fn wait_for(q: &VecDeque<Instant>, now: Instant, window: Duration) -> u64 {
         .unwrap_or(1)
 }
 
+/// The secondary windows under `time_scale` (minute, hour).
+fn windows(s: &GithubSimSettings) -> (Duration, Duration) {
+    let k = s.time_scale.max(1);
+    (MINUTE / k, HOUR / k)
+}
+
 impl Limits {
     fn usage(&mut self, bucket: &str, epoch: i64) -> &mut Usage {
         let u = self.by_bucket.entry(bucket.to_string()).or_default();
@@ -99,6 +109,7 @@ impl Limits {
         epoch: i64,
         now: Instant,
     ) -> Verdict {
+        let (minute, hour) = windows(s);
         let u = self.usage(bucket, epoch);
         if u.used >= s.primary_limit {
             return Verdict::Primary;
@@ -113,7 +124,7 @@ impl Limits {
             let q = u.points.entry(route_key.to_string()).or_default();
             while q
                 .front()
-                .is_some_and(|(t, _)| now.duration_since(*t) >= MINUTE)
+                .is_some_and(|(t, _)| now.duration_since(*t) >= minute)
             {
                 q.pop_front();
             }
@@ -121,7 +132,7 @@ impl Limits {
             if spent + points > s.points_per_minute {
                 let retry_after = q
                     .front()
-                    .map(|(t, _)| MINUTE.saturating_sub(now.duration_since(*t)).as_secs() + 1)
+                    .map(|(t, _)| minute.saturating_sub(now.duration_since(*t)).as_secs() + 1)
                     .unwrap_or(1);
                 return Verdict::Secondary {
                     retry_after,
@@ -130,13 +141,13 @@ impl Limits {
             }
         }
         if content_write {
-            prune(&mut u.writes_min, now, MINUTE);
-            prune(&mut u.writes_hour, now, HOUR);
+            prune(&mut u.writes_min, now, minute);
+            prune(&mut u.writes_hour, now, hour);
             if s.content_writes_per_minute > 0
                 && u.writes_min.len() >= s.content_writes_per_minute as usize
             {
                 return Verdict::Secondary {
-                    retry_after: wait_for(&u.writes_min, now, MINUTE),
+                    retry_after: wait_for(&u.writes_min, now, minute),
                     content: true,
                 };
             }
@@ -144,7 +155,7 @@ impl Limits {
                 && u.writes_hour.len() >= s.content_writes_per_hour as usize
             {
                 return Verdict::Secondary {
-                    retry_after: wait_for(&u.writes_hour, now, HOUR),
+                    retry_after: wait_for(&u.writes_hour, now, hour),
                     content: true,
                 };
             }
@@ -168,6 +179,21 @@ impl Limits {
         if charge {
             u.used += 1;
         }
+    }
+
+    /// Counts an installation-token request of `app`; `Some(retry_after)` when the hourly
+    /// limit on token requests is reached (GitHub: 2,000 per hour).
+    pub fn token_request(&mut self, s: &GithubSimSettings, app: &str, now: Instant) -> Option<u64> {
+        let (_, hour) = windows(s);
+        let u = self.by_bucket.entry(format!("app:{app}")).or_default();
+        prune(&mut u.tokens_hour, now, hour);
+        if s.token_requests_per_hour > 0
+            && u.tokens_hour.len() >= s.token_requests_per_hour as usize
+        {
+            return Some(wait_for(&u.tokens_hour, now, hour));
+        }
+        u.tokens_hour.push_back(now);
+        None
     }
 
     /// Charges a request that was not admitted through [`Limits::admit`] (e.g. a rejection).
@@ -203,6 +229,53 @@ mod tests {
             }
             other => panic!("expected a secondary limit, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn points_per_endpoint_in_a_sliding_window_with_time_scale() {
+        let s = GithubSimSettings {
+            points_per_minute: 900,
+            time_scale: 10,
+            ..Default::default()
+        };
+        let mut l = Limits::default();
+        let t0 = Instant::now();
+        for _ in 0..180 {
+            assert_eq!(l.admit(&s, "u", "PUT r", 5, false, 0, t0), Verdict::Allowed);
+            l.finish("u", true, 0);
+        }
+        // The 181st write in the (scaled, 6 s) window is refused, with a retry-after that
+        // fits the window; another endpoint has its own budget.
+        match l.admit(&s, "u", "PUT r", 5, false, 0, t0 + Duration::from_secs(5)) {
+            Verdict::Secondary {
+                retry_after,
+                content,
+            } => {
+                assert!(!content);
+                assert!((1..=2).contains(&retry_after), "{retry_after}");
+            }
+            other => panic!("expected a secondary limit, got {other:?}"),
+        }
+        assert_eq!(l.admit(&s, "u", "PUT q", 5, false, 0, t0), Verdict::Allowed);
+        l.finish("u", true, 0);
+        // Once the window has slid past the first grants, writes go again.
+        assert_eq!(
+            l.admit(&s, "u", "PUT r", 5, false, 0, t0 + Duration::from_secs(6)),
+            Verdict::Allowed
+        );
+    }
+
+    #[test]
+    fn token_requests_per_hour() {
+        let s = GithubSimSettings {
+            token_requests_per_hour: 2,
+            ..Default::default()
+        };
+        let mut l = Limits::default();
+        let now = Instant::now();
+        assert_eq!(l.token_request(&s, "1", now), None);
+        assert_eq!(l.token_request(&s, "1", now), None);
+        assert!(l.token_request(&s, "1", now).is_some());
     }
 
     #[test]

@@ -84,6 +84,15 @@ async fn access_token(
     if installation_id != app.installation_id.to_string() {
         return not_found();
     }
+    let settings = st.settings.clone();
+    let app_key = app.app_id.to_string();
+    if let Some(retry_after) =
+        st.limits
+            .token_request(&settings, &app_key, std::time::Instant::now())
+    {
+        st.record.counters.secondary_limited += 1;
+        return super::gate::secondary_reply(&settings, retry_after);
+    }
     let now = Utc::now().timestamp();
     let ttl = st.settings.installation_token_ttl_secs;
     let mut rng = rand::rngs::OsRng;

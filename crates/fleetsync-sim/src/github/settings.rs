@@ -19,6 +19,11 @@ pub struct GithubSimSettings {
     pub content_writes_per_hour: u32,
     /// Secondary: points per minute per endpoint (GET 1, writes 5).
     pub points_per_minute: u32,
+    /// Secondary: installation-token requests per hour per App (GitHub: 2,000).
+    pub token_requests_per_hour: u32,
+    /// Divides the secondary limits' windows (a minute, an hour) and the `retry-after` taken
+    /// from them, so a run at GitHub's budgets fits a test or a benchmark; 1 is GitHub's time.
+    pub time_scale: u32,
     /// Status of a secondary-limit answer: 403 (GitHub's usual) or 429.
     pub secondary_status: u16,
     /// Whether secondary-limit answers carry `retry-after` (GitHub sometimes omits it).
@@ -60,6 +65,8 @@ impl Default for GithubSimSettings {
             content_writes_per_minute: 80,
             content_writes_per_hour: 500,
             points_per_minute: 900,
+            token_requests_per_hour: 2_000,
+            time_scale: 1,
             secondary_status: 403,
             send_retry_after: true,
             retry_after_override: None,
