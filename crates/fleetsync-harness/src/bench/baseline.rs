@@ -77,7 +77,7 @@ pub async fn refresh(
     max_in_flight: u32,
 ) -> Result<BaselineRun, String> {
     let mut opts = GithubOptions::new(gh_url, GithubAuthSecret::Pat(SecretValue::new(token)));
-    opts.limits = crate::reconcile::pacing_limits(&config.raw.pacing);
+    opts.limits = fleetsync::reconcile::pacing_limits(&config.raw.pacing);
     opts.limits.max_in_flight = max_in_flight.max(1);
     // No store: no ETag cache, as in a Terraform refresh.
     let gh = GithubClient::new(opts, None).map_err(|e| e.to_string())?;
