@@ -48,6 +48,7 @@ async fn create(gh: &GithubClient, name: String) {
             name,
             description: String::new(),
             visibility: "private".into(),
+            auto_init: true,
         },
     )
     .await
