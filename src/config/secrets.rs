@@ -101,8 +101,7 @@ impl SecretSource {
     pub fn read(&self, base: &Path) -> Result<SecretValue, SecretError> {
         match self {
             SecretSource::Env(name) => match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(SecretValue::new(v)),
-                Ok(_) => Err(SecretError::Empty(self.describe())),
+                Ok(v) => checked(v, self.describe()),
                 Err(_) => Err(SecretError::MissingEnv(name.clone())),
             },
             SecretSource::File(path) => {
@@ -120,10 +119,7 @@ impl SecretSource {
                     .or_else(|| text.strip_suffix('\n'))
                     .unwrap_or(&text)
                     .to_string();
-                if text.is_empty() {
-                    return Err(SecretError::Empty(format!("file:{}", full.display())));
-                }
-                Ok(SecretValue::new(text))
+                checked(text, format!("file:{}", full.display()))
             }
         }
     }
@@ -139,6 +135,18 @@ impl SecretSource {
             base.join(path)
         };
         world_readable_warning(&full)
+    }
+}
+
+/// A value read from a source: empty or whitespace-only is an error (a blank file or
+/// variable is a mistake, never a token worth sending to GitHub).
+fn checked(value: String, source: String) -> Result<SecretValue, SecretError> {
+    if value.is_empty() {
+        Err(SecretError::Empty(source))
+    } else if value.trim().is_empty() {
+        Err(SecretError::Blank(source))
+    } else {
+        Ok(SecretValue::new(value))
     }
 }
 
@@ -173,6 +181,9 @@ pub enum SecretError {
     /// The source exists but is empty.
     #[error("secret source {0} is empty")]
     Empty(String),
+    /// The source holds only whitespace.
+    #[error("secret source {0} holds only whitespace")]
+    Blank(String),
     /// The file could not be read.
     #[error("cannot read secret file {path}: {reason}")]
     File {
@@ -239,6 +250,29 @@ mod tests {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
             assert!(src.permission_warning(dir.path()).is_none());
         }
+    }
+
+    #[test]
+    fn empty_and_whitespace_only_sources_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = SecretSource::File(PathBuf::from("tok"));
+        for (text, blank) in [
+            ("", false),
+            ("\n", false),
+            ("  \n", true),
+            ("\t \r\n", true),
+        ] {
+            std::fs::write(dir.path().join("tok"), text).unwrap();
+            let err = src.read(dir.path()).unwrap_err();
+            assert_eq!(
+                matches!(err, SecretError::Blank(_)),
+                blank,
+                "{text:?}: {err}"
+            );
+            assert!(err.to_string().contains("tok"), "{err}");
+        }
+        std::fs::write(dir.path().join("tok"), " a \n").unwrap();
+        assert_eq!(src.read(dir.path()).unwrap().expose(), " a ");
     }
 
     #[test]

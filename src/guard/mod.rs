@@ -16,8 +16,10 @@ pub struct GuardInput<'a> {
     /// Full names (lowercase) of repos that are still wanted, or whose source still exists
     /// even if its spec failed to build.
     pub wanted: &'a BTreeSet<String>,
-    /// Nodes whose discovery succeeded in this run.
+    /// Nodes whose project listing is trusted in this run.
     pub known_nodes: &'a BTreeSet<String>,
+    /// Nodes whose dev-plugin listing is trusted in this run.
+    pub known_plugin_nodes: &'a BTreeSet<String>,
     /// Current tombstones by repo.
     pub tombstones: &'a BTreeMap<String, Tombstone>,
     pub protected: &'a [String],
@@ -45,10 +47,6 @@ pub struct GuardOutcome {
     pub tombstone_clear: Vec<String>,
 }
 
-fn is_live(status: &str) -> bool {
-    !matches!(status, "archived" | "deleted" | "orphaned")
-}
-
 fn is_protected(protected: &[String], full: &str) -> bool {
     let name = full.rsplit('/').next().unwrap_or(full);
     protected
@@ -66,18 +64,22 @@ pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
     }
     let mut eligible: Vec<(String, String)> = Vec::new();
     for r in input.managed {
-        if !is_live(&r.status) || input.wanted.contains(&r.name.to_ascii_lowercase()) {
+        if !r.is_live() || input.wanted.contains(&r.name.to_ascii_lowercase()) {
             continue;
         }
         let source = format!("{}:{}/{}", r.source_kind, r.node, r.source_key);
         if input.partial_run {
             continue;
         }
-        if !input.known_nodes.contains(&r.node) {
+        let (known, listing) = match r.source_kind.as_str() {
+            "plugin" => (input.known_plugin_nodes, "dev-plugin listing"),
+            _ => (input.known_nodes, "discovery"),
+        };
+        if !known.contains(&r.node) {
             out.blocked.push(Blocked {
                 repo: r.name.clone(),
                 reason: format!(
-                    "{source} not listed, but discovery of node {} is unknown in this run; nothing is removed",
+                    "{source} not listed, but the {listing} of node {} is unknown in this run; nothing is removed",
                     r.node
                 ),
             });
@@ -190,6 +192,7 @@ mod tests {
             managed,
             wanted,
             known_nodes: known,
+            known_plugin_nodes: known,
             tombstones: tombs,
             protected: &[],
             policy: DeletionPolicy::Archive,

@@ -56,7 +56,11 @@ pub fn render_text(plan: &Plan) -> String {
             "Discovery unknown (nothing is removed for these nodes):"
         );
         for b in &plan.unknown_nodes {
-            let _ = writeln!(out, "  ? {}  ({})", b.node, b.reason);
+            let which = match b.listing {
+                crate::desired::SourceKind::Project => "",
+                crate::desired::SourceKind::Plugin => " (plugins)",
+            };
+            let _ = writeln!(out, "  ? {}{which}  ({})", b.node, b.reason);
         }
     }
     if !plan.errors.is_empty() {

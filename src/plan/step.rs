@@ -274,10 +274,13 @@ pub struct RepoError {
     pub reason: String,
 }
 
-/// A DSS node whose listing is not trusted for removals in this run.
+/// A DSS node listing (its projects, or its dev plugins) that is not trusted for removals
+/// in this run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnknownNode {
     pub node: String,
+    /// Which listing: `project` (the whole node's discovery) or `plugin`.
+    pub listing: crate::desired::SourceKind,
     pub reason: String,
 }
 

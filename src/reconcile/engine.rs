@@ -4,7 +4,6 @@
 //! A dry run stops after the plan and writes nothing.
 
 use super::converge::PassContext;
-use super::naming::RunState;
 use super::observer::RunObserver;
 use super::removal::{GuardView, Removals};
 use super::report::{self, RunFacts, RunReport};
@@ -220,9 +219,10 @@ impl Engine {
         progress: &ProgressReporter<'_>,
         plan: &mut Plan,
     ) -> Result<RunFacts, RunError> {
-        let found = self.discover(opts.dry_run, &opts.projects).await?;
-        plan.unknown_nodes = found.unknown;
         let state = self.load_state()?;
+        let found = self.discover(opts.dry_run, &opts.projects, &state).await?;
+        plan.unknown_nodes = found.unknown;
+        let fp_key = self.fingerprint_key()?;
         let named = self.name(found.sources, &state.managed);
         plan.errors = named.errors;
         plan.blocked = named.protected;
@@ -231,12 +231,13 @@ impl Engine {
                 state: &state,
                 wanted: &named.wanted,
                 known_nodes: &found.known_nodes,
+                known_plugin_nodes: &found.known_plugin_nodes,
                 partial_run: !opts.projects.is_empty(),
             },
             opts.dry_run,
         )?;
         plan.blocked.extend(removals.blocked.iter().cloned());
-        self.converge_and_remove(opts, progress, &state, named.named, removals, plan)
+        self.converge_and_remove(opts, progress, &fp_key, named.named, removals, plan)
             .await
     }
 
@@ -246,7 +247,7 @@ impl Engine {
         &self,
         opts: &RunOptions,
         progress: &ProgressReporter<'_>,
-        state: &RunState,
+        fp_key: &[u8],
         sources: Vec<(SourceObject, String)>,
         removals: Removals,
         plan: &mut Plan,
@@ -260,7 +261,7 @@ impl Engine {
                 store: &self.store,
                 run_id: opts.run_id,
             },
-            fp_key: &state.fp_key,
+            fp_key,
             mode: self.config.raw.github.drift,
             dry_run: opts.dry_run,
             cancel: opts.cancel.clone(),
@@ -361,12 +362,16 @@ impl Engine {
     /// The run-level failure when no node's discovery is trusted.
     fn all_unknown(&self, plan: &Plan) -> Option<RunError> {
         let nodes = self.config.raw.dss.len();
-        if nodes == 0 || plan.unknown_nodes.len() < nodes {
+        let unknown = || {
+            plan.unknown_nodes
+                .iter()
+                .filter(|u| u.listing == crate::desired::SourceKind::Project)
+        };
+        if nodes == 0 || unknown().count() < nodes {
             return None;
         }
         Some(RunError::AllDiscoveryUnknown(
-            plan.unknown_nodes
-                .iter()
+            unknown()
                 .map(|b| format!("{}: {}", b.node, b.reason))
                 .collect::<Vec<_>>()
                 .join("; "),

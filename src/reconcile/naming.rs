@@ -1,5 +1,5 @@
-//! The load and name phases: the state the run's safety rests on (fingerprint key, managed
-//! repos, tombstones — any read failure fails the run), then every source's repo name, so
+//! The load and name phases: the state the run's safety rests on (managed repos,
+//! tombstones, the fingerprint key — any read failure fails the run), then every source's repo name, so
 //! collisions and protected names are found before anything is built or created.
 
 use super::engine::Engine;
@@ -11,8 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What the store holds that the run's decisions depend on.
 pub struct RunState {
-    /// The key secret fingerprints are made with.
-    pub fp_key: Vec<u8>,
     /// Repos fleetsync manages.
     pub managed: Vec<RepoRecord>,
     /// Tombstones by repo.
@@ -33,12 +31,15 @@ pub struct Named {
 }
 
 impl Engine {
+    /// The key secret fingerprints are made with; a failure fails the run before any write.
+    pub(super) fn fingerprint_key(&self) -> Result<Vec<u8>, RunError> {
+        self.store
+            .fingerprint_key()
+            .map_err(|e| RunError::store("reading the secret fingerprint key", e))
+    }
+
     /// Reads the state the run depends on; a failure fails the run before any write.
     pub(super) fn load_state(&self) -> Result<RunState, RunError> {
-        let fp_key = self
-            .store
-            .fingerprint_key()
-            .map_err(|e| RunError::store("reading the secret fingerprint key", e))?;
         let managed = self
             .store
             .list_repos()
@@ -51,7 +52,6 @@ impl Engine {
             .map(|t| (t.repo.clone(), t))
             .collect();
         Ok(RunState {
-            fp_key,
             managed,
             tombstones,
         })

@@ -87,6 +87,15 @@ impl RunObserver {
         }
     }
 
+    /// A node's dev-plugin listing is not trusted for removals this run (its projects are).
+    pub fn plugins_unknown(&self, node: &str, _reason: &str) {
+        if let Some(m) = &self.metrics {
+            m.discovery_errors
+                .with_label_values(&[node, "plugin_listing"])
+                .inc();
+        }
+    }
+
     /// Whether GitHub answered this run's reads (`Err(why)` when none succeeded).
     pub fn github_reachable(&self, outcome: Result<(), String>) {
         if let Some(m) = &self.metrics {

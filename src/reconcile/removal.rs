@@ -31,6 +31,7 @@ pub struct GuardView<'a> {
     pub state: &'a super::naming::RunState,
     pub wanted: &'a BTreeSet<String>,
     pub known_nodes: &'a BTreeSet<String>,
+    pub known_plugin_nodes: &'a BTreeSet<String>,
     pub partial_run: bool,
 }
 
@@ -47,6 +48,7 @@ impl Engine {
             managed,
             wanted: view.wanted,
             known_nodes: view.known_nodes,
+            known_plugin_nodes: view.known_plugin_nodes,
             tombstones: &view.state.tombstones,
             protected: &gh.protected_repos,
             policy: gh.deletion_policy,

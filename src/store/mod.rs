@@ -53,6 +53,14 @@ pub enum StoreError {
         /// The OS error.
         reason: String,
     },
+    /// `PRAGMA quick_check` found damage: nothing is read from or written on such a file.
+    #[error("state file {path} is damaged (SQLite quick_check: {detail}); fleetsync will not run on it. Restore it from a backup, or move it away: a new state file is rebuilt from the ownership markers on GitHub")]
+    Damaged {
+        /// The state file.
+        path: PathBuf,
+        /// The first problems quick_check reported.
+        detail: String,
+    },
     /// A stored value could not be decoded.
     #[error("state file {path}: corrupt value in {what}: {reason}")]
     Corrupt {
@@ -111,6 +119,7 @@ impl Store {
             .map_err(|e| sqlite_err(path, e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| sqlite_err(path, e))?;
+        quick_check(&conn, path)?;
         migrations::migrate(&mut conn, path)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
@@ -183,6 +192,30 @@ impl Store {
         let key: [u8; 32] = rand::random();
         self.meta_set("fingerprint_key", &hex::encode(key))?;
         Ok(key.to_vec())
+    }
+}
+
+/// `PRAGMA quick_check` at open: a file with a damaged page opens fine and fails only when
+/// that page is read, maybe after GitHub writes the file can no longer account for. A
+/// damaged file is refused whole. (An unreadable page can also surface as an error of the
+/// pragma itself; both are `Damaged`.)
+fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let damaged = |detail: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut st = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| damaged(e.to_string()))?;
+    let rows = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| damaged(e.to_string()))?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(|e| damaged(e.to_string()))?;
+    match rows.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        [] => Err(damaged("no answer".into())),
+        problems => Err(damaged(problems.join("; "))),
     }
 }
 

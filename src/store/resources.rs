@@ -59,6 +59,13 @@ pub struct ResourceRecord {
     pub updated_at: String,
 }
 
+impl RepoRecord {
+    /// Whether fleetsync still manages it (not archived, deleted or let go).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.status.as_str(), "archived" | "deleted" | "orphaned")
+    }
+}
+
 fn repo_from_row(r: &Row<'_>) -> rusqlite::Result<RepoRecord> {
     Ok(RepoRecord {
         name: r.get("name")?,
