@@ -3,6 +3,7 @@
 //! and awaited through `GET /api/v1/runs/{id}` while the child's memory is sampled from
 //! `/proc/<pid>`, SIGKILLs, and the API under load.
 
+use crate::fleet::Fleet;
 use crate::proc_stats;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -90,16 +91,17 @@ impl Fleetd {
         })
     }
 
-    /// [`Fleetd::spawn`], then [`Fleetd::wait_healthy`].
+    /// fleetd on `fleet` ([`Fleetd::spawn`] on its config, base URL and API token), then
+    /// [`Fleetd::wait_healthy`].
     pub async fn start(
         bin: &Path,
-        config: &Path,
-        base: &str,
-        token: &str,
+        fleet: &Fleet,
         log: &Path,
         timeout: Duration,
     ) -> Result<Fleetd, String> {
-        let mut d = Fleetd::spawn(bin, config, base, token, log)?;
+        let base = fleet.base();
+        let token = fleet.secrets.api_token;
+        let mut d = Fleetd::spawn(bin, &fleet.config_path, &base, token, log)?;
         d.wait_healthy(timeout).await?;
         Ok(d)
     }

@@ -16,45 +16,44 @@ struct Read {
     path: String,
 }
 
+const BRANCH: &str = "/repos/{owner}/{repo}/branches/{branch}";
+
 fn reads_of(config: &Config, full_name: &str) -> Vec<Read> {
     let repo = &config.raw.repo;
-    let mut v = vec![Read {
-        route: "/repos/{owner}/{repo}",
-        path: format!("/repos/{full_name}"),
-    }];
-    for b in &repo.branches {
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/branches/{branch}",
-            path: format!("/repos/{full_name}/branches/{b}"),
-        });
-    }
-    for b in repo.protection.keys() {
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/branches/{branch}/protection",
-            path: format!("/repos/{full_name}/branches/{b}/protection"),
-        });
-    }
-    for s in repo.secrets.keys() {
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
-            path: format!("/repos/{full_name}/actions/secrets/{s}"),
-        });
-    }
-    for name in repo.variables.keys() {
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/actions/variables/{name}",
-            path: format!("/repos/{full_name}/actions/variables/{name}"),
-        });
-    }
+    let read = |route: &'static str, tail: String| Read {
+        route,
+        path: format!("/repos/{full_name}{tail}"),
+    };
+    let mut v = vec![read("/repos/{owner}/{repo}", String::new())];
+    v.extend(
+        repo.branches
+            .iter()
+            .map(|b| read(BRANCH, format!("/branches/{b}"))),
+    );
+    v.extend(repo.protection.keys().map(|b| {
+        read(
+            "/repos/{owner}/{repo}/branches/{branch}/protection",
+            format!("/branches/{b}/protection"),
+        )
+    }));
+    v.extend(repo.secrets.keys().map(|s| {
+        read(
+            "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+            format!("/actions/secrets/{s}"),
+        )
+    }));
+    v.extend(repo.variables.keys().map(|name| {
+        read(
+            "/repos/{owner}/{repo}/actions/variables/{name}",
+            format!("/actions/variables/{name}"),
+        )
+    }));
     for f in repo.files.keys() {
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/branches/{branch}",
-            path: format!("/repos/{full_name}/branches/main"),
-        });
-        v.push(Read {
-            route: "/repos/{owner}/{repo}/contents/{path}",
-            path: format!("/repos/{full_name}/contents/{f}?ref=main"),
-        });
+        v.push(read(BRANCH, "/branches/main".into()));
+        v.push(read(
+            "/repos/{owner}/{repo}/contents/{path}",
+            format!("/contents/{f}?ref=main"),
+        ));
     }
     v
 }

@@ -165,15 +165,7 @@ async fn start_fleet(
 
 /// Starts fleetd on a benchmark fleet (its log in `log`).
 async fn start_fleetd(bin: &Path, fleet: &Fleet, log: &Path) -> Result<Fleetd, String> {
-    Fleetd::start(
-        bin,
-        &fleet.config_path,
-        &fleet.base(),
-        SECRETS.api_token,
-        log,
-        Duration::from_secs(60),
-    )
-    .await
+    Fleetd::start(bin, fleet, log, Duration::from_secs(60)).await
 }
 
 /// `fleetsync-harness bench`.

@@ -7,20 +7,11 @@
 use super::{roomy_github, start_fleet, start_fleetd, Figures};
 use crate::args::ChaosArgs;
 use crate::fleetd::fleetd_path;
-use fleetsync::reconcile::RunOptions;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 
-/// Runs the scenario.
-pub async fn run(args: &ChaosArgs) -> Figures {
-    let mut figs = Figures::new("crashes");
-    if let Err(e) = run_inner(args, &mut figs).await {
-        figs.setup_failed(e);
-    }
-    figs
-}
-
-async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
+/// Runs the scenario, adding its figures to `figs`; an error means it could not run.
+pub async fn run(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut gh = roomy_github();
     gh.latency_ms = 15;
@@ -70,13 +61,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         "succeeded",
         last.as_deref() == Some("succeeded"),
     );
-    let plan = fleet
-        .engine()?
-        .run(RunOptions {
-            dry_run: true,
-            ..Default::default()
-        })
-        .await;
+    let plan = fleet.plan().await?;
     let pending = plan.plan.step_count() + plan.plan.errors.len();
     figs.add(
         "converged (pending steps after)",

@@ -42,16 +42,8 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// Runs the scenario.
-pub async fn run(args: &ChaosArgs) -> Figures {
-    let mut figs = Figures::new("discovery");
-    if let Err(e) = run_inner(args, &mut figs).await {
-        figs.setup_failed(e);
-    }
-    figs
-}
-
-async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
+/// Runs the scenario, adding its figures to `figs`; an error means it could not run.
+pub async fn run(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut fleet = start_fleet(20, 1, roomy_github(), args.seed).await?;
     fleet.github_extra =

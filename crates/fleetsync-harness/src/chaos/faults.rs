@@ -66,16 +66,8 @@ pub fn failures(report: &RunReport) -> Vec<(String, String)> {
     out
 }
 
-/// Runs the scenario.
-pub async fn run(args: &ChaosArgs) -> Figures {
-    let mut figs = Figures::new("faults");
-    if let Err(e) = run_inner(args, &mut figs).await {
-        figs.setup_failed(e);
-    }
-    figs
-}
-
-async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
+/// Runs the scenario, adding its figures to `figs`; an error means it could not run.
+pub async fn run(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let panics_before = panics();
     let fleet =
         Arc::new(start_fleet(args.projects, 2, fault_settings(args.seed), args.seed).await?);
@@ -178,13 +170,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
             s.reset_rate = 0.0;
             s.secondary_rate = 0.0;
         });
-        let plan = fleet
-            .engine()?
-            .run(RunOptions {
-                dry_run: true,
-                ..Default::default()
-            })
-            .await;
+        let plan = fleet.plan().await?;
         fleet.gh.handle.update_settings(|s| *s = saved);
         if plan.plan.step_count() == 0 && plan.plan.errors.is_empty() {
             converged_after = Some(run_no);

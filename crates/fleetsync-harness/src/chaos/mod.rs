@@ -94,15 +94,7 @@ pub async fn start_fleet(
 
 /// Starts fleetd on a chaos fleet (output appended to `log`) and waits until it answers.
 pub async fn start_fleetd(bin: &Path, fleet: &Fleet, log: &Path) -> Result<Fleetd, String> {
-    Fleetd::start(
-        bin,
-        &fleet.config_path,
-        &fleet.base(),
-        SECRETS.api_token,
-        log,
-        Duration::from_secs(30),
-    )
-    .await
+    Fleetd::start(bin, fleet, log, Duration::from_secs(30)).await
 }
 
 /// One measured figure.
@@ -187,12 +179,21 @@ pub async fn run_scenarios(args: &ChaosArgs) -> Vec<Figure> {
     let mut out = Vec::new();
     for s in chosen {
         eprintln!("chaos: running {s:?}");
-        let figs = match s {
-            ChaosScenario::Faults => faults::run(args).await,
-            ChaosScenario::Crashes => crashes::run(args).await,
-            ChaosScenario::Discovery => discovery::run(args).await,
-            ChaosScenario::Security => security::run(args).await,
+        let mut figs = Figures::new(match s {
+            ChaosScenario::Faults => "faults",
+            ChaosScenario::Crashes => "crashes",
+            ChaosScenario::Discovery => "discovery",
+            ChaosScenario::Security => "security",
+        });
+        let ran = match s {
+            ChaosScenario::Faults => faults::run(args, &mut figs).await,
+            ChaosScenario::Crashes => crashes::run(args, &mut figs).await,
+            ChaosScenario::Discovery => discovery::run(args, &mut figs).await,
+            ChaosScenario::Security => security::run(args, &mut figs).await,
         };
+        if let Err(e) = ran {
+            figs.setup_failed(e);
+        }
         out.extend(figs.items);
     }
     out

@@ -12,18 +12,8 @@ use crate::args::ChaosArgs;
 use crate::fleet::Fleet;
 use crate::fleetd::fleetd_path;
 use crate::load::fmt_latency;
-use fleetsync::reconcile::RunOptions;
 use serde_json::json;
 use std::time::Duration;
-
-/// Runs the scenario.
-pub async fn run(args: &ChaosArgs) -> Figures {
-    let mut figs = Figures::new("security");
-    if let Err(e) = run_inner(args, &mut figs).await {
-        figs.setup_failed(e);
-    }
-    figs
-}
 
 fn leaks_in(bytes: &[u8]) -> u64 {
     bytes
@@ -32,7 +22,8 @@ fn leaks_in(bytes: &[u8]) -> u64 {
         .count() as u64
 }
 
-async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
+/// Runs the scenario, adding its figures to `figs`; an error means it could not run.
+pub async fn run(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     let bin = fleetd_path(args.fleetd.as_deref())?;
     let mut gh = roomy_github();
     gh.latency_ms = 80;
@@ -139,13 +130,7 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
         // Rotate a secret (new canary value) and reconcile again, so the secret flows once more.
         let rotated = "CANARY-rotated-dev-ci-token-77aa";
         std::fs::write(fleet.dir.join("dev-token"), rotated).map_err(|e| e.to_string())?;
-        let plan = fleet
-            .engine()?
-            .run(RunOptions {
-                dry_run: true,
-                ..Default::default()
-            })
-            .await;
+        let plan = fleet.plan().await?;
         let plan_text = fleetsync::plan::render_text(&plan.plan);
         let plan_json = fleetsync::plan::render_json(&plan.plan).to_string();
         let report_json = serde_json::to_string(&plan).unwrap_or_default();
@@ -219,30 +204,20 @@ async fn run_inner(args: &ChaosArgs, figs: &mut Figures) -> Result<(), String> {
     for ext in ["state.db-wal", "state.db-shm", "state.db-journal"] {
         db.extend(std::fs::read(fleet.dir.join(ext)).unwrap_or_default());
     }
+    let leaks = [
+        leaks_in(&logs),
+        leaks_in(&db),
+        leaks_in(&metrics),
+        leaks_in(&bodies),
+        leaks_in(plan_text.as_bytes())
+            + leaks_in(plan_json.as_bytes())
+            + leaks_in(report_json.as_bytes()),
+    ];
     figs.add(
         "canary occurrences: logs / SQLite / metrics / API bodies / plan",
-        format!(
-            "{} / {} / {} / {} / {}",
-            leaks_in(&logs),
-            leaks_in(&db),
-            leaks_in(&metrics),
-            leaks_in(&bodies),
-            leaks_in(plan_text.as_bytes())
-                + leaks_in(plan_json.as_bytes())
-                + leaks_in(report_json.as_bytes())
-        ),
+        leaks.map(|n| n.to_string()).join(" / "),
         "0 / 0 / 0 / 0 / 0",
-        [
-            leaks_in(&logs),
-            leaks_in(&db),
-            leaks_in(&metrics),
-            leaks_in(&bodies),
-            leaks_in(plan_text.as_bytes())
-                + leaks_in(plan_json.as_bytes())
-                + leaks_in(report_json.as_bytes()),
-        ]
-        .iter()
-        .all(|n| *n == 0),
+        leaks.iter().all(|n| *n == 0),
     );
     figs.add(
         "bytes scanned: logs / SQLite / metrics / API bodies / plan",
