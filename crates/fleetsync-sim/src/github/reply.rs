@@ -8,6 +8,10 @@ use serde_json::{json, Map, Value};
 
 pub const DOCS: &str = "https://docs.github.com/rest";
 
+/// What a handler returns: `Err` is a reply that ends the handler early (most often an error
+/// answer from a helper, through `?`); both render the same way.
+pub type Reply = Result<Response, Response>;
+
 pub fn json_reply(status: StatusCode, v: Value) -> Response {
     (status, axum::Json(v)).into_response()
 }

@@ -9,7 +9,6 @@ use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
@@ -61,14 +60,15 @@ fn is_base64(s: &str) -> bool {
 async fn public_key(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let key =
         base64::engine::general_purpose::STANDARD.encode(r.secret_key.public_key().as_bytes());
-    json_reply(StatusCode::OK, json!({"key_id": r.key_id, "key": key}))
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({"key_id": r.key_id, "key": key}),
+    ))
 }
 
 fn secret_json(name: &str, s: &SecretRec) -> Value {
@@ -79,81 +79,67 @@ async fn list_secrets(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let items: Vec<Value> = r.secrets.iter().map(|(n, s)| secret_json(n, s)).collect();
     let pq = PageQuery::from_query(&q, 30, 100);
     let path = format!("/repos/{}/actions/secrets", r.full_name());
-    counted_page(items, "secrets", pq, &shared.base_url, &path)
+    Ok(counted_page(items, "secrets", pq, &shared.base_url, &path))
 }
 
 async fn get_secret(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let upper = name.to_ascii_uppercase();
-    match r.secrets.get(&upper) {
-        Some(s) => json_reply(StatusCode::OK, secret_json(&upper, s)),
-        None => not_found(),
-    }
+    let s = r.secrets.get(&upper).ok_or_else(not_found)?;
+    Ok(json_reply(StatusCode::OK, secret_json(&upper, s)))
 }
 
 async fn put_secret(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (encrypted, key_id) = match (req_str(&body, "encrypted_value"), req_str(&body, "key_id")) {
-        (Ok(e), Ok(k)) => (e, k),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let encrypted = req_str(&body, "encrypted_value")?;
+    let key_id = req_str(&body, "key_id")?;
     if !is_base64(&encrypted) {
-        return invalid(
+        return Err(invalid(
             "encrypted_value",
             "does not match the pattern of a Base64 string",
-        );
+        ));
     }
     if !valid_name(&name) {
-        return validation(
+        return Err(validation(
             "Invalid request.\n\nSecret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).",
             vec![],
-        );
+        ));
     }
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     if key_id != r.key_id {
-        return validation(
+        return Err(validation(
             "Bad request - key_id does not match the repository public key",
             vec![],
-        );
+        ));
     }
     let Ok(ciphertext) = base64::engine::general_purpose::STANDARD.decode(&encrypted) else {
-        return invalid("encrypted_value", "is not valid Base64");
+        return Err(invalid("encrypted_value", "is not valid Base64"));
     };
     let Ok(plain) = r.secret_key.unseal(&ciphertext) else {
-        return validation(
+        return Err(validation(
             "Bad request - could not decrypt the encrypted_value with the repository key",
             vec![],
-        );
+        ));
     };
     let value = String::from_utf8_lossy(&plain).into_owned();
     let now = Utc::now();
     let upper = name.to_ascii_uppercase();
-    match r.secrets.get_mut(&upper) {
+    Ok(match r.secrets.get_mut(&upper) {
         Some(s) => {
             s.value = value;
             s.updated_at = now;
@@ -170,22 +156,19 @@ async fn put_secret(
             );
             json_reply(StatusCode::CREATED, json!({}))
         }
-    }
+    })
 }
 
 async fn delete_secret(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match r.secrets.remove(&name.to_ascii_uppercase()) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
-        None => not_found(),
-    }
+    let r = writable_repo(&mut st, &owner, &repo)?;
+    r.secrets
+        .remove(&name.to_ascii_uppercase())
+        .ok_or_else(not_found)?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 fn var_json(name: &str, v: &VarRec) -> Value {
@@ -196,44 +179,43 @@ async fn list_variables(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let items: Vec<Value> = r.variables.iter().map(|(n, v)| var_json(n, v)).collect();
     let pq = PageQuery::from_query(&q, 10, 30);
     let path = format!("/repos/{}/actions/variables", r.full_name());
-    counted_page(items, "variables", pq, &shared.base_url, &path)
+    Ok(counted_page(
+        items,
+        "variables",
+        pq,
+        &shared.base_url,
+        &path,
+    ))
 }
 
 async fn create_variable(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (name, value) = match (req_str(&body, "name"), req_str(&body, "value")) {
-        (Ok(n), Ok(v)) => (n, v),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let name = req_str(&body, "name")?;
+    let value = req_str(&body, "value")?;
     if !valid_name(&name) {
-        return validation("Invalid request.\n\nInvalid name for a variable.", vec![]);
+        return Err(validation(
+            "Invalid request.\n\nInvalid name for a variable.",
+            vec![],
+        ));
     }
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let upper = name.to_ascii_uppercase();
     if r.variables.contains_key(&upper) {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             "Already exists - Variable already exists",
-        );
+        ));
     }
     let now = Utc::now();
     r.variables.insert(
@@ -244,66 +226,49 @@ async fn create_variable(
             updated_at: now,
         },
     );
-    json_reply(StatusCode::CREATED, json!({}))
+    Ok(json_reply(StatusCode::CREATED, json!({})))
 }
 
 async fn get_variable(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let upper = name.to_ascii_uppercase();
-    match r.variables.get(&upper) {
-        Some(v) => json_reply(StatusCode::OK, var_json(&upper, v)),
-        None => not_found(),
-    }
+    let v = r.variables.get(&upper).ok_or_else(not_found)?;
+    Ok(json_reply(StatusCode::OK, var_json(&upper, v)))
 }
 
 async fn update_variable(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (new_name, value) = match (opt_str(&body, "name"), opt_str(&body, "value")) {
-        (Ok(n), Ok(v)) => (n, v),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let new_name = opt_str(&body, "name")?;
+    let value = opt_str(&body, "value")?;
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let upper = name.to_ascii_uppercase();
-    let Some(mut rec) = r.variables.remove(&upper) else {
-        return not_found();
-    };
+    let mut rec = r.variables.remove(&upper).ok_or_else(not_found)?;
     if let Some(v) = value {
         rec.value = v;
     }
     rec.updated_at = Utc::now();
     let key = new_name.map(|n| n.to_ascii_uppercase()).unwrap_or(upper);
     r.variables.insert(key, rec);
-    empty(StatusCode::NO_CONTENT)
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 async fn delete_variable(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match r.variables.remove(&name.to_ascii_uppercase()) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
-        None => not_found(),
-    }
+    let r = writable_repo(&mut st, &owner, &repo)?;
+    r.variables
+        .remove(&name.to_ascii_uppercase())
+        .ok_or_else(not_found)?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }

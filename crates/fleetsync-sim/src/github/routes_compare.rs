@@ -9,7 +9,6 @@ use super::state::Repo;
 use super::Shared;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use chrono::{TimeZone, Utc};
@@ -180,25 +179,23 @@ async fn compare(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, basehead)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let Some((base_spec, head_spec)) = basehead.split_once("...") else {
-        return not_found();
+        return Err(not_found());
     };
     let (Some(base_sha), Some(head_sha)) = (resolve_ref(r, base_spec), resolve_ref(r, head_spec))
     else {
-        return not_found();
+        return Err(not_found());
     };
     let cmp = Comparison::of(r, &base_sha, &head_sha);
     let Some(mb) = cmp.merge_base.clone() else {
-        return json_reply(
+        return Ok(json_reply(
             StatusCode::NOT_FOUND,
             json!({"message": format!("No common ancestor between {base_spec} and {head_spec}."),
                    "documentation_url": COMPARE_DOCS, "status": "404"}),
-        );
+        ));
     };
     let base = &shared.base_url;
     let full = r.full_name();
@@ -244,27 +241,25 @@ async fn compare(
         "files": files_json(base, r, mb_files, head_files, &head_sha),
     });
     let link: Option<HeaderValue> = link;
-    json_with_link(StatusCode::OK, body, link)
+    Ok(json_with_link(StatusCode::OK, body, link))
 }
 
 async fn get_git_commit(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, sha)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     if r.refs.is_empty() {
-        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+        return Err(error(StatusCode::CONFLICT, "Git Repository is empty."));
     }
-    match r.objects.commits.get(&sha) {
+    Ok(match r.objects.commits.get(&sha) {
         Some(c) => json_reply(
             StatusCode::OK,
             git_commit_json(&shared.base_url, &r.full_name(), &sha, c),
         ),
         None => not_found(),
-    }
+    })
 }
 
 #[cfg(test)]

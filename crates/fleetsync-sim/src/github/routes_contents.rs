@@ -64,22 +64,18 @@ async fn get_content(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, path)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let branch = q.get("ref").map(String::as_str);
-    let Some(files) = r.branch_files(branch) else {
-        return not_found();
-    };
+    let files = r.branch_files(branch).ok_or_else(not_found)?;
     let base = &shared.base_url;
     if let Some(sha) = files.get(&path) {
         let bytes = r.objects.blobs.get(sha).cloned().unwrap_or_default();
         let mut v = content_meta(base, r, &path, sha, bytes.len());
         v["content"] = Value::String(b64_lines(&bytes));
         v["encoding"] = Value::String("base64".into());
-        return json_reply(StatusCode::OK, v);
+        return Ok(json_reply(StatusCode::OK, v));
     }
     // A directory: its direct children.
     let prefix = format!("{}/", path.trim_end_matches('/'));
@@ -101,14 +97,14 @@ async fn get_content(
         }
     }
     if entries.is_empty() && dirs.is_empty() {
-        return not_found();
+        return Err(not_found());
     }
     for d in dirs {
         let p = format!("{prefix}{d}");
         entries.push(json!({"type": "dir", "name": d, "path": p, "size": 0,
                             "url": format!("{base}/repos/{}/contents/{p}", r.full_name())}));
     }
-    json_reply(StatusCode::OK, Value::Array(entries))
+    Ok(json_reply(StatusCode::OK, Value::Array(entries)))
 }
 
 fn commit_json(base: &str, r: &Repo, sha: &str) -> Value {
@@ -127,43 +123,28 @@ async fn put_content(
     Extension(CallerExt(caller)): Extension<CallerExt>,
     Path((owner, repo, path)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let message = match req_str(&body, "message") {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let content_b64 = match req_str(&body, "content") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (sha, branch) = match (opt_str(&body, "sha"), opt_str(&body, "branch")) {
-        (Ok(s), Ok(b)) => (s, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let message = req_str(&body, "message")?;
+    let content_b64 = req_str(&body, "content")?;
+    let sha = opt_str(&body, "sha")?;
+    let branch = opt_str(&body, "branch")?;
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(content_b64.replace('\n', ""))
     else {
-        return invalid("content", "is not valid Base64");
+        return Err(invalid("content", "is not valid Base64"));
     };
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
     if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
-        return not_found();
+        return Err(not_found());
     }
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
+    writable(r)?;
     let empty_repo = r.refs.is_empty();
     let b = branch.unwrap_or_else(|| r.default_branch.clone());
     let mut files = match r.branch_files(Some(&b)) {
         Some(f) => f.clone(),
         None if empty_repo => Default::default(),
-        None => return not_found_branch(&b),
+        None => return Err(not_found_branch(&b)),
     };
     let existing = files.get(&path).cloned();
     if protect::blocks(r, &b, protect::is_admin(caller.as_ref())) {
@@ -172,15 +153,15 @@ async fn put_content(
         } else {
             "create"
         };
-        return protect::contents_refusal(verb);
+        return Err(protect::contents_refusal(verb));
     }
     match (&existing, &sha) {
-        (Some(_), None) => return missing("sha"),
+        (Some(_), None) => return Err(missing("sha")),
         (Some(cur), Some(given)) if cur != given => {
-            return error(
+            return Err(error(
                 StatusCode::CONFLICT,
                 &format!("{path} does not match {given}"),
-            );
+            ));
         }
         _ => {}
     }
@@ -200,7 +181,7 @@ async fn put_content(
     } else {
         StatusCode::CREATED
     };
-    json_reply(status, v)
+    Ok(json_reply(status, v))
 }
 
 fn not_found_branch(b: &str) -> Response {
@@ -212,63 +193,49 @@ async fn delete_content(
     Extension(CallerExt(caller)): Extension<CallerExt>,
     Path((owner, repo, path)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (message, sha) = match (req_str(&body, "message"), req_str(&body, "sha")) {
-        (Ok(m), Ok(s)) => (m, s),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let branch = match opt_str(&body, "branch") {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let message = req_str(&body, "message")?;
+    let sha = req_str(&body, "sha")?;
+    let branch = opt_str(&body, "branch")?;
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
     if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
-        return not_found();
+        return Err(not_found());
     }
-    if let Err(resp) = writable(r) {
-        return resp;
-    }
+    writable(r)?;
     let b = branch.unwrap_or_else(|| r.default_branch.clone());
     let Some(mut files) = r.branch_files(Some(&b)).cloned() else {
-        return not_found_branch(&b);
+        return Err(not_found_branch(&b));
     };
     if protect::blocks(r, &b, protect::is_admin(caller.as_ref())) {
-        return protect::contents_refusal("delete");
+        return Err(protect::contents_refusal("delete"));
     }
     match files.get(&path) {
-        None => return not_found(),
+        None => return Err(not_found()),
         Some(cur) if *cur != sha => {
-            return error(
+            return Err(error(
                 StatusCode::CONFLICT,
                 &format!("{path} does not match {sha}"),
-            );
+            ));
         }
         _ => {}
     }
     files.remove(&path);
     let commit = r.commit_on(&b, files, &message);
     let v = json!({"content": null, "commit": commit_json(&shared.base_url, r, &commit)});
-    json_reply(StatusCode::OK, v)
+    Ok(json_reply(StatusCode::OK, v))
 }
 
 async fn get_tree(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, tree_sha)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     if r.refs.is_empty() {
-        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+        return Err(error(StatusCode::CONFLICT, "Git Repository is empty."));
     }
     let tree = if let Some(c) = r.refs.get(&tree_sha).and_then(|c| r.objects.commits.get(c)) {
         c.tree.clone()
@@ -277,7 +244,7 @@ async fn get_tree(
     } else if r.objects.trees.contains_key(&tree_sha) {
         tree_sha.clone()
     } else {
-        return not_found();
+        return Err(not_found());
     };
     let recursive = q.contains_key("recursive");
     let base = &shared.base_url;
@@ -296,10 +263,10 @@ async fn get_tree(
             }
         })
         .collect();
-    json_reply(
+    Ok(json_reply(
         StatusCode::OK,
         json!({"sha": tree, "url": format!("{base}/repos/{full}/git/trees/{tree}"), "tree": entries, "truncated": false}),
-    )
+    ))
 }
 
 fn ref_json(base: &str, r: &Repo, name: &str, sha: &str) -> Value {
@@ -315,55 +282,44 @@ fn ref_json(base: &str, r: &Repo, name: &str, sha: &str) -> Value {
 async fn get_ref(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     if r.refs.is_empty() {
-        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+        return Err(error(StatusCode::CONFLICT, "Git Repository is empty."));
     }
-    let Some(name) = reference.strip_prefix("heads/") else {
-        return not_found();
-    };
-    match r.refs.get(name) {
-        Some(sha) => json_reply(StatusCode::OK, ref_json(&shared.base_url, r, name, sha)),
-        None => not_found(),
-    }
+    let name = reference.strip_prefix("heads/").ok_or_else(not_found)?;
+    let sha = r.refs.get(name).ok_or_else(not_found)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        ref_json(&shared.base_url, r, name, sha),
+    ))
 }
 
 async fn create_ref(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (reference, sha) = match (req_str(&body, "ref"), req_str(&body, "sha")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let reference = req_str(&body, "ref")?;
+    let sha = req_str(&body, "sha")?;
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     if r.refs.is_empty() {
-        return error(StatusCode::CONFLICT, "Git Repository is empty.");
+        return Err(error(StatusCode::CONFLICT, "Git Repository is empty."));
     }
     let Some(name) = reference
         .strip_prefix("refs/heads/")
         .filter(|n| !n.is_empty() && !n.contains(".."))
     else {
-        return validation("Reference name is invalid", vec![]);
+        return Err(validation("Reference name is invalid", vec![]));
     };
     if r.refs.contains_key(name) {
-        return validation("Reference already exists", vec![]);
+        return Err(validation("Reference already exists", vec![]));
     }
     if !r.objects.commits.contains_key(&sha) {
-        return validation("Object does not exist", vec![]);
+        return Err(validation("Object does not exist", vec![]));
     }
     r.refs.insert(name.to_string(), sha.clone());
     let v = ref_json(&shared.base_url, r, name, &sha);
@@ -375,23 +331,21 @@ async fn create_ref(
     )) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
-    resp
+    Ok(resp)
 }
 
 async fn get_branch(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let Some(sha) = r.refs.get(&branch) else {
-        return error(StatusCode::NOT_FOUND, "Branch not found");
+        return Err(error(StatusCode::NOT_FOUND, "Branch not found"));
     };
     let base = &shared.base_url;
     let full = r.full_name();
-    json_reply(
+    Ok(json_reply(
         StatusCode::OK,
         json!({
             "name": branch,
@@ -401,5 +355,5 @@ async fn get_branch(
             "_links": {"self": format!("{base}/repos/{full}/branches/{branch}"),
                        "html": format!("https://github.com/{full}/tree/{branch}")},
         }),
-    )
+    ))
 }

@@ -12,7 +12,6 @@ use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{patch, post};
 use axum::{Extension, Router};
 use base64::Engine;
@@ -39,83 +38,70 @@ async fn create_blob(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let content = match req_str(&body, "content") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let encoding = match opt_str(&body, "encoding") {
-        Ok(e) => e.unwrap_or_else(|| "utf-8".into()),
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let content = req_str(&body, "content")?;
+    let encoding = opt_str(&body, "encoding")?.unwrap_or_else(|| "utf-8".into());
     let bytes = match encoding.as_str() {
         "utf-8" => content.into_bytes(),
         "base64" => {
             match base64::engine::general_purpose::STANDARD.decode(content.replace('\n', "")) {
                 Ok(b) => b,
-                Err(_) => return invalid("content", "is not valid Base64"),
+                Err(_) => return Err(invalid("content", "is not valid Base64")),
             }
         }
-        other => return invalid("encoding", &format!("\"{other}\" is not utf-8 or base64")),
+        other => {
+            return Err(invalid(
+                "encoding",
+                &format!("\"{other}\" is not utf-8 or base64"),
+            ))
+        }
     };
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let sha = r.objects.put_blob(&bytes);
     let url = format!(
         "{}/repos/{}/git/blobs/{sha}",
         shared.base_url,
         r.full_name()
     );
-    json_reply(StatusCode::CREATED, json!({"sha": sha, "url": url}))
+    Ok(json_reply(
+        StatusCode::CREATED,
+        json!({"sha": sha, "url": url}),
+    ))
 }
 
 async fn create_tree(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
     let entries = match body.get("tree") {
         Some(Value::Array(a)) => a.clone(),
-        None | Some(Value::Null) => return missing("tree"),
-        Some(_) => return invalid("tree", "is not an array"),
+        None | Some(Value::Null) => return Err(missing("tree")),
+        Some(_) => return Err(invalid("tree", "is not an array")),
     };
-    let base = match opt_str(&body, "base_tree") {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let base = opt_str(&body, "base_tree")?;
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let mut files = match &base {
         Some(b) if r.objects.trees.contains_key(b) => flat_files(r, b),
-        Some(_) => return validation("base_tree is not a valid tree", vec![]),
+        Some(_) => return Err(validation("base_tree is not a valid tree", vec![])),
         None => BTreeMap::new(),
     };
     for e in entries {
         let Some(path) = e.get("path").and_then(Value::as_str) else {
-            return missing("tree.path");
+            return Err(missing("tree.path"));
         };
         if path.is_empty()
             || path.starts_with('/')
             || path.split('/').any(|s| s == ".." || s.is_empty())
         {
-            return validation(
+            return Err(validation(
                 &format!("tree.path contains a malformed path component: {path}"),
                 vec![],
-            );
+            ));
         }
         match (e.get("sha"), e.get("content")) {
             (Some(Value::Null), _) => {
@@ -123,7 +109,10 @@ async fn create_tree(
             }
             (Some(Value::String(sha)), _) => {
                 if !r.objects.blobs.contains_key(sha) {
-                    return validation(&format!("tree.sha {sha} is not a valid blob"), vec![]);
+                    return Err(validation(
+                        &format!("tree.sha {sha} is not a valid blob"),
+                        vec![],
+                    ));
                 }
                 files.insert(path.to_string(), sha.clone());
             }
@@ -131,7 +120,7 @@ async fn create_tree(
                 let sha = r.objects.put_blob(text.as_bytes());
                 files.insert(path.to_string(), sha);
             }
-            _ => return missing("tree.sha"),
+            _ => return Err(missing("tree.sha")),
         }
     }
     let sha = r.objects.build_tree(&files);
@@ -145,46 +134,38 @@ async fn create_tree(
                    "type": if is_tree {"tree"} else {"blob"}, "sha": s, "size": size})
         })
         .collect();
-    json_reply(
+    Ok(json_reply(
         StatusCode::CREATED,
         json!({"sha": sha, "url": format!("{}/repos/{full}/git/trees/{sha}", shared.base_url), "tree": entries, "truncated": false}),
-    )
+    ))
 }
 
 async fn create_commit(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let (message, tree) = match (req_str(&body, "message"), req_str(&body, "tree")) {
-        (Ok(m), Ok(t)) => (m, t),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let message = req_str(&body, "message")?;
+    let tree = req_str(&body, "tree")?;
     let parents: Vec<String> = match body.get("parents") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
-        Some(_) => return invalid("parents", "is not an array"),
+        Some(_) => return Err(invalid("parents", "is not an array")),
     };
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     if !r.objects.trees.contains_key(&tree) {
-        return validation("Tree SHA does not exist", vec![]);
+        return Err(validation("Tree SHA does not exist", vec![]));
     }
     if let Some(p) = parents.iter().find(|p| !r.objects.commits.contains_key(*p)) {
-        return validation(
+        return Err(validation(
             &format!("Parent SHA does not exist or is not a commit object: {p}"),
             vec![],
-        );
+        ));
     }
     let files = flat_files(r, &tree);
     let now = chrono::Utc::now().timestamp();
@@ -198,13 +179,13 @@ async fn create_commit(
         message,
     });
     let full = r.full_name();
-    match r.objects.commits.get(&sha) {
+    Ok(match r.objects.commits.get(&sha) {
         Some(c) => json_reply(
             StatusCode::CREATED,
             git_commit_json(&shared.base_url, &full, &sha, c),
         ),
         None => error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
-    }
+    })
 }
 
 /// The `author`/`committer` object of a create-commit body (`date` ISO 8601, else now).
@@ -225,46 +206,34 @@ async fn update_ref(
     Extension(CallerExt(caller)): Extension<CallerExt>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let sha = match req_str(&body, "sha") {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let force = match opt_bool(&body, "force") {
-        Ok(f) => f.unwrap_or(false),
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let sha = req_str(&body, "sha")?;
+    let force = opt_bool(&body, "force")?.unwrap_or(false);
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let Some(current) = r.refs.get(&branch).cloned() else {
-        return validation("Reference does not exist", vec![]);
+        return Err(validation("Reference does not exist", vec![]));
     };
     if !r.objects.commits.contains_key(&sha) {
-        return validation("Object does not exist", vec![]);
+        return Err(validation("Object does not exist", vec![]));
     }
     if !force && !r.objects.is_ancestor(&current, &sha) {
-        return validation("Update is not a fast forward", vec![]);
+        return Err(validation("Update is not a fast forward", vec![]));
     }
     if super::protect::blocks(r, &branch, super::protect::is_admin(caller.as_ref())) {
-        return super::protect::ref_refusal();
+        return Err(super::protect::ref_refusal());
     }
     r.refs.insert(branch.clone(), sha.clone());
     r.pushed_at = chrono::Utc::now();
     let full = r.full_name();
     let base = &shared.base_url;
-    json_reply(
+    Ok(json_reply(
         StatusCode::OK,
         json!({
             "ref": format!("refs/heads/{branch}"), "node_id": format!("REF_{branch}"),
             "url": format!("{base}/repos/{full}/git/refs/heads/{branch}"),
             "object": {"type": "commit", "sha": sha, "url": format!("{base}/repos/{full}/git/commits/{sha}")},
         }),
-    )
+    ))
 }

@@ -8,7 +8,6 @@ use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::{TimeZone, Utc};
@@ -33,7 +32,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 async fn rate_limit(
     State(shared): State<Arc<Shared>>,
     Extension(CallerExt(caller)): Extension<CallerExt>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
     let now = Utc::now().timestamp();
     let core = match &caller {
@@ -47,7 +46,7 @@ async fn rate_limit(
         }
     };
     let small = |limit: u64, resource: &str| json!({"limit": limit, "used": 0, "remaining": limit, "reset": now + 60, "resource": resource});
-    json_reply(
+    Ok(json_reply(
         StatusCode::OK,
         json!({
             "resources": {
@@ -59,7 +58,7 @@ async fn rate_limit(
             },
             "rate": core,
         }),
-    )
+    ))
 }
 
 async fn access_token(
@@ -67,22 +66,20 @@ async fn access_token(
     Path(installation_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Err(r) = body_object(&body) {
-        return r;
-    }
+) -> Reply {
+    body_object(&body)?;
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let mut st = shared.lock();
     let Some(app) = st.auth.app_for_jwt(auth).cloned() else {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "A JSON web token could not be decoded",
-        );
+        ));
     };
     if installation_id != app.installation_id.to_string() {
-        return not_found();
+        return Err(not_found());
     }
     let settings = st.settings.clone();
     let app_key = app.app_id.to_string();
@@ -91,7 +88,7 @@ async fn access_token(
             .token_request(&settings, &app_key, std::time::Instant::now())
     {
         st.record.counters.secondary_limited += 1;
-        return super::gate::secondary_reply(&settings, retry_after);
+        return Err(super::gate::secondary_reply(&settings, retry_after));
     }
     let now = Utc::now().timestamp();
     let ttl = st.settings.installation_token_ttl_secs;
@@ -110,10 +107,10 @@ async fn access_token(
     if app.workflows {
         permissions["workflows"] = json!(workflows);
     }
-    json_reply(
+    Ok(json_reply(
         StatusCode::CREATED,
         json!({"token": token, "expires_at": expires, "permissions": permissions, "repository_selection": "all"}),
-    )
+    ))
 }
 
 fn env_json(base: &str, full: &str, e: &EnvRec) -> Value {
@@ -138,11 +135,9 @@ async fn list_envs(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     let full = r.full_name();
     let items: Vec<Value> = r
         .environments
@@ -151,49 +146,53 @@ async fn list_envs(
         .collect();
     let pq = PageQuery::from_query(&q, 30, 100);
     let path = format!("/repos/{full}/environments");
-    counted_page(items, "environments", pq, &shared.base_url, &path)
+    Ok(counted_page(
+        items,
+        "environments",
+        pq,
+        &shared.base_url,
+        &path,
+    ))
 }
 
 async fn get_env(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
-    match r.environments.get(&name) {
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
+    Ok(match r.environments.get(&name) {
         Some(e) => json_reply(
             StatusCode::OK,
             env_json(&shared.base_url, &r.full_name(), e),
         ),
         None => not_found(),
-    }
+    })
 }
 
 async fn put_env(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
     if name.is_empty() || name.len() > 255 {
-        return validation("Validation Failed: invalid environment name", vec![]);
+        return Err(validation(
+            "Validation Failed: invalid environment name",
+            vec![],
+        ));
     }
     let wait_timer = match body.get("wait_timer") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => match n.as_u64() {
             Some(w) if w <= 43_200 => w,
-            _ => return invalid("wait_timer", "must be between 0 and 43200"),
+            _ => return Err(invalid("wait_timer", "must be between 0 and 43200")),
         },
-        Some(_) => return invalid("wait_timer", "is not an integer"),
+        Some(_) => return Err(invalid("wait_timer", "is not an integer")),
     };
     if let Some(Value::Array(rv)) = body.get("reviewers") {
         if rv.len() > 6 {
-            return invalid("reviewers", "may hold at most 6 reviewers");
+            return Err(invalid("reviewers", "may hold at most 6 reviewers"));
         }
     }
     let policy = match body.get("deployment_branch_policy") {
@@ -204,26 +203,21 @@ async fn put_env(
             match (pb, cb) {
                 (Some(a), Some(b)) if a != b => json!({"protected_branches": a, "custom_branch_policies": b}),
                 (Some(_), Some(_)) => {
-                    return validation(
+                    return Err(validation(
                         "Validation Failed: only one of protected_branches and custom_branch_policies can be true",
                         vec![],
-                    )
+                    ))
                 }
-                (None, _) => return missing("deployment_branch_policy.protected_branches"),
-                (_, None) => return missing("deployment_branch_policy.custom_branch_policies"),
+                (None, _) => return Err(missing("deployment_branch_policy.protected_branches")),
+                (_, None) => return Err(missing("deployment_branch_policy.custom_branch_policies")),
             }
         }
-        Some(_) => return invalid("deployment_branch_policy", "is not an object"),
+        Some(_) => return Err(invalid("deployment_branch_policy", "is not an object")),
     };
-    let prevent_self_review = match opt_bool(&body, "prevent_self_review") {
-        Ok(v) => v.unwrap_or(false),
-        Err(r) => return r,
-    };
+    let prevent_self_review = opt_bool(&body, "prevent_self_review")?.unwrap_or(false);
     let mut st = shared.lock();
     let id = st.next_id();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
     let now = Utc::now();
     let full = r.full_name();
     let e = r.environments.entry(name.clone()).or_insert(EnvRec {
@@ -240,19 +234,15 @@ async fn put_env(
     e.deployment_branch_policy = policy;
     e.updated_at = now;
     let v = env_json(&shared.base_url, &full, e);
-    json_reply(StatusCode::OK, v)
+    Ok(json_reply(StatusCode::OK, v))
 }
 
 async fn delete_env(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
-    let Some(r) = st.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    match r.environments.remove(&name) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
-        None => not_found(),
-    }
+    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
+    r.environments.remove(&name).ok_or_else(not_found)?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -25,33 +25,28 @@ pub fn routes() -> Router<Arc<Shared>> {
 async fn get_protection(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
     if !r.refs.contains_key(&branch) {
-        return error(StatusCode::NOT_FOUND, "Branch not found");
+        return Err(error(StatusCode::NOT_FOUND, "Branch not found"));
     }
-    match r.protection.get(&branch) {
+    Ok(match r.protection.get(&branch) {
         Some(p) => json_reply(StatusCode::OK, p.clone()),
         None => error(StatusCode::NOT_FOUND, "Branch not protected"),
-    }
+    })
 }
 
 async fn delete_protection(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match r.protection.remove(&branch) {
+    let r = writable_repo(&mut st, &owner, &repo)?;
+    Ok(match r.protection.remove(&branch) {
         Some(_) => empty(StatusCode::NO_CONTENT),
         None => error(StatusCode::NOT_FOUND, "Branch not protected"),
-    }
+    })
 }
 
 fn bool_of(m: &Map<String, Value>, k: &str) -> Result<bool, Response> {
@@ -220,35 +215,29 @@ async fn put_protection(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, branch)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
     if branch.contains('*') {
-        return validation(
+        return Err(validation(
             "Validation Failed: branch name may not contain wildcards",
             vec![],
-        );
+        ));
     }
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     if !r.refs.contains_key(&branch) {
-        return error(StatusCode::NOT_FOUND, "Branch not found");
+        return Err(error(StatusCode::NOT_FOUND, "Branch not found"));
     }
     let url = format!(
         "{}/repos/{}/branches/{branch}/protection",
         shared.base_url,
         r.full_name()
     );
-    match to_get_shape(&body, &url) {
+    Ok(match to_get_shape(&body, &url) {
         Ok(v) => {
             r.protection.insert(branch, v.clone());
             json_reply(StatusCode::OK, v)
         }
         Err(resp) => resp,
-    }
+    })
 }

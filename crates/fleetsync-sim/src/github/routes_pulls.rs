@@ -133,26 +133,18 @@ async fn create_pull(
     Extension(CallerExt(caller)): Extension<CallerExt>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let new = match body_object(&body).and_then(|b| parse_new(&b)) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let new = body_object(&body).and_then(|b| parse_new(&b))?;
     let mut st = shared.lock();
     let id = st.next_id();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     let Some(head) = head_branch(r, &new.head) else {
-        return invalid_field(CREATE_DOCS, "head");
+        return Err(invalid_field(CREATE_DOCS, "head"));
     };
     if !r.refs.contains_key(&new.base) {
-        return invalid_field(CREATE_DOCS, "base");
+        return Err(invalid_field(CREATE_DOCS, "base"));
     }
-    if let Err(resp) = check_new(r, &head, &new.base) {
-        return resp;
-    }
+    check_new(r, &head, &new.base)?;
     let now = chrono::Utc::now();
     let number = r.pulls.next_number();
     let head_sha = r.refs.get(&head).cloned().unwrap_or_default();
@@ -183,7 +175,7 @@ async fn create_pull(
     {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
-    resp
+    Ok(resp)
 }
 
 /// The `head` filter: `owner:branch` (GitHub's documented form). A value without an owner is
@@ -275,15 +267,10 @@ async fn list_pulls(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let items = match listed(r, &q) {
-        Ok(i) => i,
-        Err(resp) => return resp,
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
+    let items = listed(r, &q)?;
     let pq = PageQuery::from_query(&q, 30, 100);
     let total = items.len();
     let base = &shared.base_url;
@@ -295,25 +282,24 @@ async fn list_pulls(
         .collect();
     let path = format!("/repos/{}/pulls", r.full_name());
     let link = link_with_query(base, &path, &q, pq, total);
-    json_with_link(StatusCode::OK, Value::Array(page), link)
+    Ok(json_with_link(StatusCode::OK, Value::Array(page), link))
 }
 
 async fn get_pull(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, number)): Path<(String, String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let Some(p) = number
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
+    let p = number
         .parse::<u64>()
         .ok()
         .and_then(|n| r.pulls.items.get(&n))
-    else {
-        return not_found();
-    };
-    json_reply(StatusCode::OK, full_json(&shared.base_url, r, p))
+        .ok_or_else(not_found)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        full_json(&shared.base_url, r, p),
+    ))
 }
 
 struct PullUpdate {
@@ -383,34 +369,20 @@ async fn update_pull(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, number)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let u = match body_object(&body).and_then(|b| parse_update(&b)) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let u = body_object(&body).and_then(|b| parse_update(&b))?;
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    let Some(n) = number
+    let r = writable_repo(&mut st, &owner, &repo)?;
+    let n = number
         .parse::<u64>()
         .ok()
         .filter(|n| r.pulls.items.contains_key(n))
-    else {
-        return not_found();
-    };
-    let Some(current) = r.pulls.items.get(&n).cloned() else {
-        return not_found();
-    };
-    if let Err(resp) = check_update(r, &current, &u) {
-        return resp;
-    }
+        .ok_or_else(not_found)?;
+    let current = r.pulls.items.get(&n).cloned().ok_or_else(not_found)?;
+    check_update(r, &current, &u)?;
     let head_now = r.refs.get(&current.head_ref).cloned();
     let now = chrono::Utc::now();
-    let Some(p) = r.pulls.items.get_mut(&n) else {
-        return not_found();
-    };
+    let p = r.pulls.items.get_mut(&n).ok_or_else(not_found)?;
     if let Some(t) = u.title {
         p.title = t;
     }
@@ -439,5 +411,8 @@ async fn update_pull(
     }
     p.updated_at = now;
     let p = p.clone();
-    json_reply(StatusCode::OK, full_json(&shared.base_url, r, &p))
+    Ok(json_reply(
+        StatusCode::OK,
+        full_json(&shared.base_url, r, &p),
+    ))
 }

@@ -159,56 +159,37 @@ async fn create_repo(
     State(shared): State<Arc<Shared>>,
     Path(org): Path<String>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let name = match req_str(&body, "name") {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
+    let name = req_str(&body, "name")?;
     let mut st = shared.lock();
-    let Some(org) = st.org(&org) else {
-        return not_found();
-    };
+    let org = st.org(&org).ok_or_else(not_found)?;
     if !valid_repo_name(&name) {
-        return validation(
+        return Err(validation(
             "Repository creation failed.",
             vec![
                 json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name is invalid"}),
             ],
-        );
+        ));
     }
     if st.repo(&org, &name).is_some() {
-        return validation(
+        return Err(validation(
             "Repository creation failed.",
             vec![
                 json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}),
             ],
-        );
+        ));
     }
-    let visibility = match visibility_of(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let private = match opt_bool(&body, "private") {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let (description, homepage, auto_init, is_template) = match (
-        opt_str(&body, "description"),
-        opt_str(&body, "homepage"),
-        opt_bool(&body, "auto_init"),
-        opt_bool(&body, "is_template"),
-    ) {
-        (Ok(d), Ok(h), Ok(a), Ok(t)) => (d, h, a.unwrap_or(false), t.unwrap_or(false)),
-        (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), _) | (.., Err(r)) => return r,
-    };
+    let visibility = visibility_of(&body)?;
+    let private = opt_bool(&body, "private")?;
+    let description = opt_str(&body, "description")?;
+    let homepage = opt_str(&body, "homepage")?;
+    let auto_init = opt_bool(&body, "auto_init")?.unwrap_or(false);
+    let is_template = opt_bool(&body, "is_template")?.unwrap_or(false);
     let key = st.insert_repo(&org, &name);
     let base = shared.base_url.clone();
     let Some(r) = st.repos.get_mut(&key) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"));
     };
     let vis = visibility.unwrap_or_else(|| {
         if private.unwrap_or(false) {
@@ -224,7 +205,7 @@ async fn create_repo(
     r.is_template = is_template;
     if let Err(resp) = apply_settings(r, &body) {
         st.repos.remove(&key);
-        return resp;
+        return Err(resp);
     }
     if auto_init {
         init_readme(r);
@@ -234,96 +215,69 @@ async fn create_repo(
     if let Ok(loc) = HeaderValue::from_str(&format!("{base}/repos/{}", r.full_name())) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
-    resp
+    Ok(resp)
 }
 
 async fn get_repo(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    match st.repo(&owner, &repo) {
-        Some(r) => json_reply(StatusCode::OK, repo_json(r, &shared.base_url)),
-        None => not_found(),
-    }
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
+    Ok(json_reply(StatusCode::OK, repo_json(r, &shared.base_url)))
 }
 
 async fn update_repo(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
     let mut st = shared.lock();
-    let Some(r) = st.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let archived = match opt_bool(&body, "archived") {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
+    let archived = opt_bool(&body, "archived")?;
     // An archived repo accepts only being unarchived (possibly with other changes).
     if r.archived && archived != Some(false) {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "Repository was archived so is read-only.",
-        );
+        ));
     }
-    let new_name = match opt_str(&body, "name") {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+    let new_name = opt_str(&body, "name")?;
     if let Some(n) = &new_name {
         if !valid_repo_name(n) {
-            return invalid("name", "is invalid");
+            return Err(invalid("name", "is invalid"));
         }
         if !n.eq_ignore_ascii_case(&repo) && st.repo(&owner, n).is_some() {
-            return validation(
+            return Err(validation(
                 "Validation Failed",
                 vec![
                     json!({"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}),
                 ],
-            );
+            ));
         }
     }
-    let visibility = match visibility_of(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let default_branch = match opt_str(&body, "default_branch") {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let visibility = visibility_of(&body)?;
+    let default_branch = opt_str(&body, "default_branch")?;
     if let Some(b) = &default_branch {
         if !r.refs.is_empty() && !r.refs.contains_key(b) {
-            return validation(
+            return Err(validation(
                 "Validation Failed",
                 vec![
                     json!({"resource": "Repository", "code": "invalid", "field": "default_branch"}),
                 ],
-            );
+            ));
         }
     }
-    let fields = (
-        opt_str(&body, "description"),
-        opt_str(&body, "homepage"),
-        opt_bool(&body, "private"),
-    );
-    let (description, homepage, private) = match fields {
-        (Ok(d), Ok(h), Ok(p)) => (d, h, p),
-        (Err(r), ..) | (_, Err(r), _) | (.., Err(r)) => return r,
-    };
-    let Some(mut r) = st.remove_repo(&owner, &repo) else {
-        return not_found();
-    };
+    let description = opt_str(&body, "description")?;
+    let homepage = opt_str(&body, "homepage")?;
+    let private = opt_bool(&body, "private")?;
+    let mut r = st.remove_repo(&owner, &repo).ok_or_else(not_found)?;
     if let Err(resp) = apply_settings(&mut r, &body) {
         let (o, n) = (r.owner.clone(), r.name.clone());
         st.repos
             .insert((o.to_ascii_lowercase(), n.to_ascii_lowercase()), r);
-        return resp;
+        return Err(resp);
     }
     if body.contains_key("description") {
         r.description = description;
@@ -358,18 +312,16 @@ async fn update_repo(
     }
     st.moved.remove(&new);
     st.repos.insert(new, r);
-    json_reply(StatusCode::OK, v)
+    Ok(json_reply(StatusCode::OK, v))
 }
 
 async fn delete_repo(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
-) -> Response {
+) -> Reply {
     let mut st = shared.lock();
-    match st.remove_repo(&owner, &repo) {
-        Some(_) => empty(StatusCode::NO_CONTENT),
-        None => not_found(),
-    }
+    st.remove_repo(&owner, &repo).ok_or_else(not_found)?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 fn minimal_list(st: &SimState, org: &str, base: &str) -> Vec<Value> {
@@ -386,27 +338,25 @@ async fn list_org_repos(
     State(shared): State<Arc<Shared>>,
     Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    let Some(org) = st.org(&org) else {
-        return not_found();
-    };
+    let org = st.org(&org).ok_or_else(not_found)?;
     let items = minimal_list(&st, &org, &shared.base_url);
     let pq = PageQuery::from_query(&q, 30, 100);
     let (page, link) = paginate(items, pq, &shared.base_url, &format!("/orgs/{org}/repos"));
-    json_with_link(StatusCode::OK, Value::Array(page), link)
+    Ok(json_with_link(StatusCode::OK, Value::Array(page), link))
 }
 
 async fn installation_repos(
     State(shared): State<Arc<Shared>>,
     Extension(CallerExt(caller)): Extension<CallerExt>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Reply {
     if caller.as_ref().and_then(|c| c.installation).is_none() {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "You must authenticate with an installation access token in order to list repositories for an installation.",
-        );
+        ));
     }
     let st = shared.lock();
     let mut items = Vec::new();
@@ -416,42 +366,39 @@ async fn installation_repos(
     let total = items.len();
     let pq = PageQuery::from_query(&q, 30, 100);
     let (page, link) = paginate(items, pq, &shared.base_url, "/installation/repositories");
-    json_with_link(
+    Ok(json_with_link(
         StatusCode::OK,
         json!({"total_count": total, "repository_selection": "all", "repositories": page}),
         link,
-    )
+    ))
 }
 
 async fn get_topics(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
-) -> Response {
+) -> Reply {
     let st = shared.lock();
-    match st.repo(&owner, &repo) {
+    Ok(match st.repo(&owner, &repo) {
         Some(r) => json_reply(StatusCode::OK, json!({"names": r.topics})),
         None => not_found(),
-    }
+    })
 }
 
 async fn put_topics(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let body = body_object(&body)?;
     let names = match body.get("names") {
-        None | Some(Value::Null) => return missing("names"),
+        None | Some(Value::Null) => return Err(missing("names")),
         Some(Value::Array(a)) => a.clone(),
-        Some(_) => return invalid("names", "is not an array"),
+        Some(_) => return Err(invalid("names", "is not an array")),
     };
     let mut topics = Vec::new();
     for n in names {
         let Value::String(s) = n else {
-            return invalid("names", "items must be strings");
+            return Err(invalid("names", "items must be strings"));
         };
         let ok = !s.is_empty()
             && s.len() <= 50
@@ -459,24 +406,21 @@ async fn put_topics(
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !s.starts_with('-');
         if !ok {
-            return validation(
+            return Err(validation(
                 "Validation Failed",
                 vec![
                     json!({"resource": "Repository", "code": "invalid", "field": "topics",
                             "message": format!("{s} is not a valid topic. Topics must start with a lowercase letter or number, consist of 50 characters or less, and can include hyphens.")}),
                 ],
-            );
+            ));
         }
         if !topics.contains(&s) {
             topics.push(s);
         }
     }
     let mut st = shared.lock();
-    let r = match writable_repo(&mut st, &owner, &repo) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = writable_repo(&mut st, &owner, &repo)?;
     r.topics = topics;
     r.updated_at = chrono::Utc::now();
-    json_reply(StatusCode::OK, json!({"names": r.topics}))
+    Ok(json_reply(StatusCode::OK, json!({"names": r.topics})))
 }
