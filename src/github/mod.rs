@@ -5,6 +5,7 @@
 //! Every request goes through [`transport`], which owns retries, pacing and accounting; the
 //! typed operations in [`ops`] say what each GitHub endpoint takes and returns.
 
+mod app_token;
 mod error;
 mod gitdata;
 mod ops;

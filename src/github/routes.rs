@@ -37,3 +37,5 @@ pub const SECRETS_PUBLIC_KEY: &str = "/repos/{owner}/{repo}/actions/secrets/publ
 pub const SECRET: &str = "/repos/{owner}/{repo}/actions/secrets/{secret_name}";
 /// Get and replace a branch's protection.
 pub const PROTECTION: &str = "/repos/{owner}/{repo}/branches/{branch}/protection";
+/// Mint an installation token (App JWT).
+pub const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens";

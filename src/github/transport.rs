@@ -5,6 +5,7 @@
 //! outcome is unknown (timeout, reset, 5xx on a POST) is never retried here: the caller
 //! re-observes first, so a non-idempotent write is not repeated.
 
+use super::app_token::InstallationTokens;
 use super::error::GhError;
 use super::pacing::{is_content_write, Pacer, PacingLimits};
 use super::ratelimit::{classify, header_i64, Limit};
@@ -24,8 +25,9 @@ use std::time::Duration;
 pub enum GithubAuthSecret {
     /// A personal access token.
     Pat(SecretValue),
-    /// A GitHub App installation; installation tokens are minted and refreshed by octocrab
-    /// (re-minted 30 s before expiry, and once more on a 401).
+    /// A GitHub App installation: one installation token for every request and clone of the
+    /// client, re-minted shortly before it expires and once after a 401 (see
+    /// [`super::app_token`]).
     App {
         /// App id.
         app_id: u64,
@@ -97,10 +99,13 @@ pub struct Resp {
     pub from_cache: bool,
 }
 
-/// The GitHub client. Clones share the connection pool, pacer, stats and caches.
+/// The GitHub client. Clones share the connection pool, pacer, stats, caches and the
+/// installation token.
 #[derive(Clone)]
 pub struct GithubClient {
     octo: Octocrab,
+    /// With App auth: the installation's token, minted for all clones.
+    tokens: Option<Arc<InstallationTokens>>,
     pacer: Pacer,
     stats: Arc<RequestStats>,
     store: Option<Store>,
@@ -122,18 +127,16 @@ impl GithubClient {
     pub fn new(opts: GithubOptions, store: Option<Store>) -> Result<Self, GhError> {
         // octocrab's TLS stack needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = Octocrab::builder()
-            .base_uri(opts.api_url.as_str())
-            .map_err(|e| GhError::Setup(format!("invalid github.api_url {:?}: {e}", opts.api_url)))?
-            // Retries are ours: octocrab's would repeat writes at once.
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(opts.request_timeout));
-        let octo = match &opts.auth {
-            GithubAuthSecret::Pat(tok) => builder
-                .personal_token(tok.expose().to_string())
-                .build()
-                .map_err(|e| GhError::Setup(format!("building the HTTP client: {e}")))?,
+        let setup = |e: octocrab::Error| GhError::Setup(format!("building the HTTP client: {e}"));
+        let stats = Arc::new(RequestStats::new());
+        let (octo, tokens) = match &opts.auth {
+            GithubAuthSecret::Pat(tok) => (
+                octocrab_builder(&opts)?
+                    .personal_token(tok.expose().to_string())
+                    .build()
+                    .map_err(setup)?,
+                None,
+            ),
             GithubAuthSecret::App {
                 app_id,
                 installation_id,
@@ -147,24 +150,38 @@ impl GithubClient {
                         "the GitHub App private key is not a valid RSA PEM key: {e}"
                     ))
                 })?;
-                let app = builder
+                let app = octocrab_builder(&opts)?
                     .app(octocrab::models::AppId(*app_id), key)
                     .build()
-                    .map_err(|e| GhError::Setup(format!("building the HTTP client: {e}")))?;
-                app.installation(octocrab::models::InstallationId(*installation_id))
-                    .map_err(|e| {
-                        GhError::Setup(format!("GitHub App installation {installation_id}: {e}"))
-                    })?
+                    .map_err(setup)?;
+                // Requests carry the installation token themselves (one for all clones).
+                let plain = octocrab_builder(&opts)?.build().map_err(setup)?;
+                let tokens = InstallationTokens::new(
+                    app,
+                    *installation_id,
+                    stats.clone(),
+                    opts.request_timeout,
+                );
+                (plain, Some(Arc::new(tokens)))
             }
         };
         Ok(GithubClient {
             octo,
+            tokens,
             pacer: Pacer::new(opts.limits),
-            stats: Arc::new(RequestStats::new()),
+            stats,
             store,
             opts: Arc::new(opts),
             public_keys: Arc::new(Mutex::new(HashMap::new())),
         })
+    }
+
+    /// When the current installation token expires (App auth, once one is minted).
+    pub async fn installation_token_expiry(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match &self.tokens {
+            Some(t) => t.expires_at().await,
+            None => None,
+        }
     }
 
     /// The request counters.
@@ -204,11 +221,24 @@ impl GithubClient {
             None
         };
         let mut attempt: u32 = 0;
+        let mut reminted = false;
         loop {
             attempt += 1;
             let slot = self.pacer.slot().await;
             self.pacer.permit(&method, route).await;
             let mut req = http::Request::builder().method(method.clone()).uri(path);
+            let mut generation = None;
+            if let Some(tokens) = &self.tokens {
+                let lease = tokens.lease().await?;
+                let mut v =
+                    http::HeaderValue::from_str(&format!("Bearer {}", lease.token.expose()))
+                        .map_err(|_| {
+                            GhError::Setup("the installation token is not a valid header".into())
+                        })?;
+                v.set_sensitive(true);
+                req = req.header(http::header::AUTHORIZATION, v);
+                generation = Some(lease.generation);
+            }
             if let Some(c) = &cached {
                 req = req.header(http::header::IF_NONE_MATCH, c.etag.as_str());
             }
@@ -255,6 +285,15 @@ impl GithubClient {
                 }
             };
             self.stats.record(&m, route, status, write);
+            if let (401, Some(tokens), Some(g), false) =
+                (status, &self.tokens, generation, reminted)
+            {
+                // Revoked or expired early: one new token, one more try.
+                tracing::info!(method = %m, path, "installation token refused; minting a new one");
+                tokens.refused(g).await;
+                reminted = true;
+                continue;
+            }
             self.stats.record_headers(
                 header_i64(&headers, "x-ratelimit-remaining"),
                 header_i64(&headers, "x-ratelimit-used"),
@@ -350,6 +389,27 @@ impl GithubClient {
         let exp = self.opts.backoff_base * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
         exp.min(Duration::from_secs(30)) + jitter(self.opts.backoff_base)
     }
+}
+
+/// An octocrab builder for `opts` (base URL, timeouts, no retries of its own).
+fn octocrab_builder(
+    opts: &GithubOptions,
+) -> Result<
+    octocrab::OctocrabBuilder<
+        octocrab::NoSvc,
+        octocrab::DefaultOctocrabBuilderConfig,
+        octocrab::NoAuth,
+        octocrab::NotLayerReady,
+    >,
+    GhError,
+> {
+    Ok(Octocrab::builder()
+        .base_uri(opts.api_url.as_str())
+        .map_err(|e| GhError::Setup(format!("invalid github.api_url {:?}: {e}", opts.api_url)))?
+        // Retries are ours: octocrab's would repeat writes at once.
+        .add_retry_config(RetryConfig::None)
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(opts.request_timeout)))
 }
 
 fn jitter(max: Duration) -> Duration {

@@ -134,6 +134,8 @@ pub struct Fleet {
     pub node_extra: String,
     /// `[dss.tags] exclude = ["no-gitops"]` (the simulator tags every tenth project so).
     pub exclude_no_gitops: bool,
+    /// The `[github] auth` value (default: the PAT in `gh-token`).
+    pub github_auth: String,
     /// Appended to the `[github]` table.
     pub github_extra: String,
     pub pacing: Pacing,
@@ -267,6 +269,7 @@ impl Fleet {
             dss_timeout: None,
             node_extra: String::new(),
             exclude_no_gitops: true,
+            github_auth: r#"{ pat = { file = "gh-token" } }"#.into(),
             github_extra: String::new(),
             pacing: Pacing::default(),
             tail: String::new(),
@@ -300,7 +303,7 @@ api_key = {{ file = "dss-key" }}
 [github]
 api_url = "{gh}"
 owner = "acme"
-auth = {{ pat = {{ file = "gh-token" }} }}
+auth = {github_auth}
 {github_extra}
 
 {repo_tables}
@@ -326,6 +329,7 @@ time_scale = {time_scale}
                 ""
             },
             gh = self.gh.url,
+            github_auth = self.github_auth,
             github_extra = self.github_extra,
             repo_tables = repo_tables(&self.dss.url, "templates"),
             concurrency = p.concurrency,
