@@ -9,7 +9,6 @@ use common::*;
 use fleetsync::config::SecretValue;
 use fleetsync::github::{GithubAuthSecret, GithubClient, GithubOptions};
 use fleetsync_sim::github::{self, GithubSimSettings, SimApp};
-use std::time::Duration;
 
 const MINT: &str = "POST /app/installations/{installation_id}/access_tokens 201";
 
