@@ -8,10 +8,12 @@ mod common;
 use common::{roomy_github, Fleet, DSS_KEY, GH_TOKEN};
 use serde_json::{json, Value};
 
+/// The default config plus `link_remote`, with `tests.py` from a template the test can edit.
 async fn linked_fleet(projects: usize) -> Fleet {
     let mut f = Fleet::start(projects, 0, roomy_github(), "").await;
     f.node_extra = "[dss.git]\nlink_remote = true".into();
-    let t = common::repo_root().join("config/templates/tests.py");
+    let t = f.dir.join("tests.py.tmpl");
+    std::fs::copy(common::repo_root().join("config/templates/tests.py"), &t).unwrap();
     f.tail = format!(
         "[repo.files.\"tests.py\"]\ntemplate = \"{}\"\n",
         t.display()
@@ -257,4 +259,117 @@ async fn control_the_old_order_has_no_common_ancestor() {
         cmp["message"],
         "No common ancestor between prod and master."
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_change_commits_on_the_default_branch_and_proposes_one_pull_request_to_prod() {
+    let f = linked_fleet(2).await;
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{} {:?}", r.summary, r.error);
+    let (key, repo) = first_key(&f);
+    let before = f.gh.handle.branch_head(&repo, "master").unwrap();
+    let prod_before = f.gh.handle.branch_head(&repo, "prod").unwrap();
+    let text = "# tests, version 2\nprint('ok')\n";
+    std::fs::write(f.dir.join("tests.py.tmpl"), text).unwrap();
+
+    let plan = f.plan().await;
+    let rendered = fleetsync::plan::render_text(&plan.plan);
+    assert!(
+        rendered.contains(&format!(
+            "~ pull-request:{repo}/prod  (managed files differ: tests.py)"
+        )),
+        "{rendered}"
+    );
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{} {:?}", r.summary, r.error);
+    // The default branch: exactly one commit on top of the old head.
+    let after = f.gh.handle.branch_head(&repo, "master").unwrap();
+    assert_eq!(
+        f.gh.handle.commit_parents(&repo, &after).unwrap(),
+        vec![before]
+    );
+    assert_eq!(
+        f.gh.handle.branch_files(&repo, "master").unwrap()["tests.py"],
+        text.as_bytes()
+    );
+    // prod is untouched (protected: reviews required) and has exactly one pull request.
+    assert_eq!(f.gh.handle.branch_head(&repo, "prod").unwrap(), prod_before);
+    let pulls = f.gh.handle.pulls(&repo);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert!(format!("{:?}", pulls[0]).contains("tests.py"), "{pulls:?}");
+    // DSS pulled the default branch's new commit.
+    assert_eq!(
+        f.dss.handle.project_files(&key, None).unwrap()["tests.py"],
+        text.as_bytes()
+    );
+
+    // The next run opens none.
+    let r = f.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert_eq!(f.gh.handle.pulls(&repo).len(), 1);
+
+    // A reviewer merges it: converged, prod has the file.
+    let number = pull_number(&pulls[0]);
+    f.gh.handle.merge_pull(&repo, number).unwrap();
+    let r = f.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert!(r.plan.repos.iter().all(|p| p.drift.is_empty()));
+    assert_eq!(
+        f.gh.handle.branch_files(&repo, "prod").unwrap()["tests.py"],
+        text.as_bytes()
+    );
+    assert_eq!(f.gh.handle.pulls(&repo).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_closed_without_merging_is_reported_not_reopened() {
+    let f = linked_fleet(2).await;
+    assert_eq!(f.run().await.status, "succeeded");
+    let (_, repo) = first_key(&f);
+    std::fs::write(f.dir.join("tests.py.tmpl"), "# v2\n").unwrap();
+    assert_eq!(f.run().await.status, "succeeded");
+    let pulls = f.gh.handle.pulls(&repo);
+    assert_eq!(pulls.len(), 1);
+    let number = pull_number(&pulls[0]);
+    let (status, _) = github(
+        &f,
+        reqwest::Method::PATCH,
+        &format!("/repos/{repo}/pulls/{number}"),
+        Some(json!({"state": "closed"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let r = f.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    let drift: Vec<_> = r.plan.repos.iter().flat_map(|p| p.drift.iter()).collect();
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.what.contains("closed without merging")),
+        "{drift:?}"
+    );
+    assert_eq!(f.gh.handle.pulls(&repo).len(), 1, "not reopened");
+    // A further change proposes again.
+    std::fs::write(f.dir.join("tests.py.tmpl"), "# v3\n").unwrap();
+    assert_eq!(f.run().await.status, "succeeded");
+    assert_eq!(f.gh.handle.pulls(&repo).len(), 2);
+}
+
+fn pull_number(p: &fleetsync_sim::github::PullView) -> u64 {
+    p.number
 }

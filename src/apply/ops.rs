@@ -216,6 +216,36 @@ async fn github_op(
             other => other,
         },
         Op::ForgetRepo => Ok(()),
+        Op::CommitFiles {
+            branch,
+            files,
+            message,
+            ..
+        } => {
+            let files: Vec<(&str, &Content)> = files.iter().map(|(p, c)| (p.as_str(), c)).collect();
+            commit_files(gh, owner, name, branch, &files, message)
+                .await
+                .map(|_| ())
+        }
+        Op::ProposeFiles {
+            base,
+            head,
+            pull,
+            files,
+            title,
+            body,
+            ..
+        } => {
+            let proposal = Proposal {
+                base,
+                head,
+                pull: *pull,
+                files,
+                title,
+                body,
+            };
+            propose_files(gh, owner, name, &proposal).await
+        }
         Op::MirrorFiles { .. }
         | Op::SetDssRemote { .. }
         | Op::DssPush { .. }
@@ -409,4 +439,63 @@ pub(super) async fn commit_files(
         .await?;
     gh.update_branch(owner, name, branch, &commit).await?;
     Ok(commit)
+}
+
+/// A pull request of managed files into a protected branch.
+struct Proposal<'a> {
+    base: &'a str,
+    head: &'a str,
+    pull: Option<u64>,
+    files: &'a [(String, Content)],
+    title: &'a str,
+    body: &'a str,
+}
+
+/// One commit of the files on top of the base branch, on fleetsync's proposal branch
+/// (created, or moved: it is fleetsync's own), then the pull request opened or updated.
+async fn propose_files(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    p: &Proposal<'_>,
+) -> Result<(), GhError> {
+    let base = gh
+        .get_branch_ref(owner, name, p.base)
+        .await?
+        .ok_or_else(|| {
+            GhError::Setup(format!("{owner}/{name}: branch {} does not exist", p.base))
+        })?;
+    let tree = gh
+        .get_tree(owner, name, p.base)
+        .await?
+        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {} has no tree", p.base)))?;
+    let texts: Vec<(&str, &str)> = p
+        .files
+        .iter()
+        .filter_map(|(path, c)| std::str::from_utf8(&c.0).ok().map(|t| (path.as_str(), t)))
+        .collect();
+    if texts.len() != p.files.len() {
+        return Err(GhError::Setup(format!(
+            "{owner}/{name}: a managed file for {} is not text and cannot be proposed",
+            p.base
+        )));
+    }
+    let new_tree = gh
+        .create_tree_inline(owner, name, &tree.sha, &texts)
+        .await?;
+    let message = format!("fleetsync: managed files for {}", p.base);
+    let commit = gh
+        .create_commit(owner, name, &message, &new_tree, &base.object.sha)
+        .await?;
+    match gh.get_branch_ref(owner, name, p.head).await? {
+        Some(_) => gh.force_branch(owner, name, p.head, &commit).await?,
+        None => gh.create_branch(owner, name, p.head, &commit).await?,
+    }
+    match p.pull {
+        Some(n) => gh.update_pull(owner, name, n, p.title, p.body).await,
+        None => gh
+            .create_pull(owner, name, p.head, p.base, p.title, p.body)
+            .await
+            .map(|_| ()),
+    }
 }

@@ -9,4 +9,6 @@ mod spec;
 pub use build::blob_sha;
 pub use build::{build_one, names, repo_name, DesireError, SpecError};
 pub use protection::ProtectionSpec;
-pub use spec::{fingerprint, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
+pub use spec::{
+    fingerprint, proposal_branch, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject,
+};

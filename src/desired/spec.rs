@@ -113,6 +113,14 @@ impl RepoSpec {
         format!("{}/{}", self.owner, self.name)
     }
 
+    /// Whether changes to `branch` must go through a reviewed pull request (its protection
+    /// requires reviews), rather than a direct commit.
+    pub fn needs_review(&self, branch: &str) -> bool {
+        self.protection
+            .get(branch)
+            .is_some_and(|p| p.required_approving_review_count.is_some())
+    }
+
     /// Whether the repo is made from the DSS project's history (see [`DssLink::history_first`]).
     pub fn history_first(&self) -> bool {
         self.dss_link.as_ref().is_some_and(DssLink::history_first)
@@ -124,4 +132,9 @@ pub fn fingerprint<T: Serialize + ?Sized>(value: &T) -> String {
     let text = serde_json::to_string(value).unwrap_or_default();
     let d = Sha256::digest(text.as_bytes());
     hex::encode(&d[..16])
+}
+
+/// The branch fleetsync proposes its managed files for `base` from.
+pub fn proposal_branch(base: &str) -> String {
+    format!("fleetsync/{base}")
 }

@@ -67,7 +67,11 @@ pub fn path_segs(p: &str) -> String {
     p.split('/').map(seg).collect::<Vec<_>>().join("/")
 }
 
-fn decode<T: DeserializeOwned>(r: &Resp, method: &str, path: &str) -> Result<T, GhError> {
+pub(super) fn decode<T: DeserializeOwned>(
+    r: &Resp,
+    method: &str,
+    path: &str,
+) -> Result<T, GhError> {
     serde_json::from_str(&r.body).map_err(|e| GhError::Decode {
         method: method.to_string(),
         path: path.to_string(),
@@ -77,7 +81,7 @@ fn decode<T: DeserializeOwned>(r: &Resp, method: &str, path: &str) -> Result<T, 
 
 /// The `next` page of a `Link` header, as a path and query (absolute URLs are reduced to
 /// their path so the request keeps its authentication; see octocrab's App-auth pitfall).
-fn next_link(r: &Resp) -> Option<String> {
+pub(super) fn next_link(r: &Resp) -> Option<String> {
     let link = r.headers.get(http::header::LINK)?.to_str().ok()?;
     for part in link.split(',') {
         let mut pieces = part.split(';');

@@ -39,3 +39,7 @@ pub const SECRET: &str = "/repos/{owner}/{repo}/actions/secrets/{secret_name}";
 pub const PROTECTION: &str = "/repos/{owner}/{repo}/branches/{branch}/protection";
 /// Mint an installation token (App JWT).
 pub const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens";
+/// List and create pull requests.
+pub const PULLS: &str = "/repos/{owner}/{repo}/pulls";
+/// Get and update one pull request.
+pub const PULL: &str = "/repos/{owner}/{repo}/pulls/{pull_number}";

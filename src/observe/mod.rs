@@ -37,10 +37,21 @@ pub struct ObservedRepo {
     pub dss_remote: Option<Result<Option<String>, String>>,
     /// The default branch's root tree SHA (base of a plugin mirror commit).
     pub tree_sha: Option<String>,
+    /// Files of each configured branch besides the default one: branch → path → blob SHA.
+    pub branch_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// fleetsync's pull requests into each protected branch whose managed files differ,
+    /// newest first.
+    pub proposals: BTreeMap<String, Vec<crate::github::PullSummary>>,
 }
 
 /// Reads one repo. `Ok(ObservedRepo { exists: false, .. })` when it does not exist.
-pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo, GhError> {
+/// `settled`: branches whose managed files fleetsync confirmed and that are not read again
+/// until the files change (keeps a converged repo's observation to its five reads).
+pub async fn observe(
+    gh: &GithubClient,
+    spec: &RepoSpec,
+    settled: &std::collections::BTreeSet<String>,
+) -> Result<ObservedRepo, GhError> {
     let (owner, name) = (&spec.owner, &spec.name);
     let Some(repo) = gh.get_repo(owner, name).await? else {
         return Ok(ObservedRepo::default());
@@ -111,7 +122,53 @@ pub async fn observe(gh: &GithubClient, spec: &RepoSpec) -> Result<ObservedRepo,
         };
         obs.branches.insert(b.clone(), state);
     }
+    observe_branch_files(gh, spec, &default_branch, settled, &mut obs).await?;
     Ok(obs)
+}
+
+/// The managed files of the configured branches besides the default one, and fleetsync's
+/// pull requests into those where they differ and a review is required.
+async fn observe_branch_files(
+    gh: &GithubClient,
+    spec: &RepoSpec,
+    default_branch: &str,
+    settled: &std::collections::BTreeSet<String>,
+    obs: &mut ObservedRepo,
+) -> Result<(), GhError> {
+    let (owner, name) = (&spec.owner, &spec.name);
+    let managed: Vec<(&String, &crate::desired::FileSpec)> = spec
+        .files
+        .iter()
+        .filter(|(_, f)| f.mode == crate::config::FileMode::Managed)
+        .collect();
+    if managed.is_empty() {
+        return Ok(());
+    }
+    for b in spec.branches.iter().filter(|b| *b != default_branch) {
+        if settled.contains(b) || matches!(obs.branches.get(b), None | Some(BranchState::Missing)) {
+            continue;
+        }
+        let Some(tree) = gh.get_tree(owner, name, b).await? else {
+            continue;
+        };
+        let files: BTreeMap<String, String> = tree
+            .tree
+            .into_iter()
+            .filter(|e| e.kind == "blob")
+            .map(|e| (e.path, e.sha))
+            .collect();
+        let differs = managed
+            .iter()
+            .any(|(p, f)| files.get(*p) != Some(&f.blob_sha));
+        if differs && spec.needs_review(b) {
+            let pulls = gh
+                .list_pulls(owner, name, &crate::desired::proposal_branch(b), b)
+                .await?;
+            obs.proposals.insert(b.clone(), pulls);
+        }
+        obs.branch_files.insert(b.clone(), files);
+    }
+    Ok(())
 }
 
 /// Reads the DSS side of a project: its git remote.

@@ -22,6 +22,10 @@ pub enum Kind {
     Secret,
     /// Branch protection of one branch.
     Protection,
+    /// The managed files on an unprotected branch besides the default one, committed there.
+    BranchFiles,
+    /// The managed files proposed to a protected branch by a pull request.
+    PullRequest,
     /// A dev plugin's files, mirrored as one commit.
     Mirror,
     /// The DSS project's git remote.
@@ -34,7 +38,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order a repo's steps are applied.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Repo,
         Kind::Topics,
         Kind::File,
@@ -42,6 +46,8 @@ impl Kind {
         Kind::Variable,
         Kind::Secret,
         Kind::Protection,
+        Kind::BranchFiles,
+        Kind::PullRequest,
         Kind::Mirror,
         Kind::DssRemote,
         Kind::DssPush,
@@ -51,7 +57,7 @@ impl Kind {
     /// The order of a repo made from the DSS project's history: the remote and the
     /// project's push first (they fill the empty repo), fleetsync's files on top, the
     /// branches cut from that, and the project pulls the files back last.
-    pub const HISTORY_FIRST: [Kind; 11] = [
+    pub const HISTORY_FIRST: [Kind; 13] = [
         Kind::Repo,
         Kind::Topics,
         Kind::DssRemote,
@@ -61,6 +67,8 @@ impl Kind {
         Kind::Variable,
         Kind::Secret,
         Kind::Protection,
+        Kind::BranchFiles,
+        Kind::PullRequest,
         Kind::Mirror,
         Kind::DssPull,
     ];
@@ -74,6 +82,8 @@ impl Kind {
             Kind::Variable => "variable",
             Kind::Secret => "secret",
             Kind::Protection => "protection",
+            Kind::BranchFiles => "branch-files",
+            Kind::PullRequest => "pull-request",
             Kind::Mirror => "mirror",
             Kind::DssRemote => "dss-remote",
             Kind::DssPush => "dss-push",

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 pub struct LastApplied {
     /// address → (applied fingerprint, GitHub's `updated_at` seen after the write).
     pub by_address: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// Branch-file addresses (`pull-request:…`, `branch-files:…`) whose last record is not
+    /// confirmed in sync (a pull request awaits review, or it was closed unmerged).
+    pub unconfirmed: std::collections::BTreeSet<String>,
 }
 
 impl LastApplied {
@@ -20,6 +23,12 @@ impl LastApplied {
         self.by_address
             .get(address)
             .and_then(|(fp, _)| fp.as_deref())
+    }
+
+    /// Whether fleetsync confirmed the resource holds `desired_fp` (applied, and in sync
+    /// when last looked at).
+    pub fn settled(&self, address: &str, desired_fp: &str) -> bool {
+        self.fp(address) == Some(desired_fp) && !self.unconfirmed.contains(address)
     }
 
     pub(crate) fn remote_updated(&self, address: &str) -> Option<DateTime<Utc>> {

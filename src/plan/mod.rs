@@ -13,6 +13,7 @@ mod step;
 
 pub use address::{Address, AddressError, Kind};
 pub use builder::LastApplied;
+pub use kinds::branch_files::{settled_branches, unplanned_status};
 pub use kinds::{desired_resources, plan_repo, DesiredResource};
 pub use render::{render_json, render_text, summary_line};
 pub use step::{

@@ -57,6 +57,8 @@ pub enum Reason {
     ProjectGone { since: String },
     /// The project came back, its repo is archived.
     ProjectBack,
+    /// A branch's managed files differ from what the config renders.
+    FilesDiffer { files: Vec<String> },
 }
 
 impl Reason {
@@ -70,6 +72,7 @@ impl Reason {
             Reason::SecretUnverified => "not written by fleetsync before".into(),
             Reason::ProjectGone { since } => format!("project gone since {since}"),
             Reason::ProjectBack => "project is back; repo was archived".into(),
+            Reason::FilesDiffer { files } => format!("managed files differ: {}", files.join(", ")),
         }
     }
     pub fn is_drift(&self) -> bool {
@@ -184,6 +187,30 @@ pub enum Op {
     DssPush {
         node: String,
         key: String,
+    },
+    /// Commit the managed files on an unprotected branch besides the default one.
+    CommitFiles {
+        branch: String,
+        changed: Vec<String>,
+        #[serde(skip)]
+        files: Vec<(String, Content)>,
+        #[serde(skip)]
+        message: String,
+    },
+    /// Propose the managed files to a protected branch: one commit on fleetsync's proposal
+    /// branch (cut from the base), and one pull request, opened or (when open) updated.
+    ProposeFiles {
+        base: String,
+        head: String,
+        changed: Vec<String>,
+        /// The open pull request to update, if any.
+        pull: Option<u64>,
+        #[serde(skip)]
+        files: Vec<(String, Content)>,
+        #[serde(skip)]
+        title: String,
+        #[serde(skip)]
+        body: String,
     },
     /// The DSS project pulls its branch from the remote, rebasing its own commits on top.
     DssPull {

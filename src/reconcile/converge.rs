@@ -10,7 +10,7 @@ use crate::apply::{apply_repo, ApplyContext, RepoResult};
 use crate::config::DriftMode;
 use crate::desired::{self, SourceObject};
 use crate::observe::observe;
-use crate::plan::{self, LastApplied, RepoError, RepoPlan, Stage};
+use crate::plan::{self, Kind, LastApplied, RepoError, RepoPlan, Stage};
 use futures::StreamExt;
 use std::sync::Mutex;
 use tokio::sync::watch;
@@ -177,6 +177,11 @@ impl Engine {
             .map_err(|e| RunError::store(format!("reading what was applied to {repo}"), e))?;
         let mut l = LastApplied::default();
         for r in rs {
+            let branch_files =
+                r.kind == Kind::PullRequest.as_str() || r.kind == Kind::BranchFiles.as_str();
+            if branch_files && r.status != "in_sync" {
+                l.unconfirmed.insert(r.address.clone());
+            }
             l.by_address
                 .insert(r.address, (r.applied_fp, r.remote_updated_at));
         }
@@ -251,7 +256,8 @@ impl Engine {
             reason: e.to_string(),
             fault: Some(e),
         })?;
-        let mut obs = observe(&self.gh, &spec).await.map_err(|e| {
+        let settled = plan::settled_branches(&spec, &last);
+        let mut obs = observe(&self.gh, &spec, &settled).await.map_err(|e| {
             Failure::new(Stage::Observe, e.cause(), format!("could not observe: {e}"))
         })?;
         if let Some(link) = &spec.dss_link {

@@ -47,6 +47,13 @@ pub fn record_repo(
         let planned = plan.steps.iter().any(|s| s.address == address);
         let (applied_fp, applied_at, status, error) = if unrepaired.contains(&address.as_str()) {
             (prev_fp.clone(), None, "drifted", None)
+        } else if !planned && matches!(kind, Kind::PullRequest | Kind::BranchFiles) {
+            let branch = address.item_name().unwrap_or("");
+            let prev_unconfirmed = last.unconfirmed.contains(address.as_str());
+            match crate::plan::unplanned_status(spec, obs, branch, prev_unconfirmed) {
+                "in_sync" => (Some(fp.clone()), None, "in_sync", None),
+                status => (prev_fp.clone(), None, status, None),
+            }
         } else if !planned && kind == Kind::DssPush {
             // A push is done once; not planned means done before, or not possible yet.
             let status = if prev_fp.is_some() {
@@ -60,6 +67,10 @@ pub fn record_repo(
             (Some(fp.clone()), None, "in_sync", None)
         } else {
             match outcomes.get(address.as_str()) {
+                // A proposal is applied when opened; it is in sync once merged.
+                Some(Outcome::Ok) if kind == Kind::PullRequest => {
+                    (Some(fp.clone()), Some(now.clone()), "pending", None)
+                }
                 Some(Outcome::Ok) => (Some(fp.clone()), Some(now.clone()), "in_sync", None),
                 Some(Outcome::Failed(m)) => (prev_fp.clone(), None, "error", Some(m.clone())),
                 Some(Outcome::Skipped(m)) => (prev_fp.clone(), None, "pending", Some(m.clone())),
@@ -169,7 +180,7 @@ pub fn record_removal(
 /// last-applied fingerprint is not the desired one, a secret without GitHub's `updated_at`
 /// baseline, or a repo row that is not plainly synced. A converged repo writes nothing.
 pub fn needs_record(store: &Store, spec: &RepoSpec, plan: &RepoPlan, last: &LastApplied) -> bool {
-    if !plan.steps.is_empty() || !plan.drift.is_empty() {
+    if !plan.steps.is_empty() || !plan.drift.is_empty() || !last.unconfirmed.is_empty() {
         return true;
     }
     for res in desired_resources(spec) {

@@ -201,13 +201,16 @@ pub fn unzip(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
             continue;
         }
         let name = f.name().to_string();
+        // A dev plugin is a git repository: its own `.git/` is not mirrored.
+        if name == ".git" || name.starts_with(".git/") {
+            continue;
+        }
         let ok = !name.is_empty()
             && !name.starts_with('/')
             && !name.contains('\\')
             && name
                 .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != "..")
-            && !name.starts_with(".git/");
+                .all(|s| !s.is_empty() && s != "." && s != "..");
         if !ok {
             return Err(format!(
                 "archive entry {name:?} is not a safe relative path"
@@ -223,4 +226,42 @@ pub fn unzip(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
         out.insert(name, buf);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unzip;
+    use std::io::Write;
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            for (name, data) in entries {
+                z.start_file(*name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                z.write_all(data).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn a_dev_plugins_own_git_folder_is_skipped_and_unsafe_paths_are_refused() {
+        let files = unzip(&zip_of(&[
+            ("plugin.json", b"{}"),
+            (".git/HEAD", b"ref: refs/heads/master"),
+            (".git/objects/ab/cdef", b"x"),
+            ("python-lib/a.py", b"a = 1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            vec!["plugin.json", "python-lib/a.py"]
+        );
+        for bad in ["../evil", "/abs", "a/../../b", "a\\b"] {
+            assert!(unzip(&zip_of(&[(bad, b"x")])).is_err(), "{bad}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! [`Kind`] makes the compiler point at a kind that has no planner.
 
 mod branch;
+pub(crate) mod branch_files;
 mod dss;
 mod file;
 mod mirror;
@@ -71,6 +72,7 @@ fn desired_of(kind: Kind, spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
         Kind::Variable => variable::desired(spec, full),
         Kind::Secret => secret::desired(spec, full),
         Kind::Protection => protection::desired(spec, full),
+        Kind::BranchFiles | Kind::PullRequest => branch_files::desired(spec, full, kind),
         Kind::Mirror => mirror::desired(spec, full),
         Kind::DssRemote => dss::desired_remote(spec),
         Kind::DssPush => dss::desired_push(spec),
@@ -98,6 +100,7 @@ fn diff_of(kind: Kind, b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()
         Kind::Variable => variable::diff(b, d),
         Kind::Secret => secret::diff(b, d),
         Kind::Protection => protection::diff(b, d),
+        Kind::BranchFiles | Kind::PullRequest => branch_files::diff(b, d, kind),
         Kind::Mirror => mirror::diff(b, d),
         Kind::DssRemote => dss::diff(b, d),
         // Planned with the remote: a push follows from the remote's state.

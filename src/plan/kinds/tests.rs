@@ -122,6 +122,19 @@ fn converged(spec: &RepoSpec) -> ObservedRepo {
             .collect(),
         dss_remote: Some(Ok(spec.dss_link.as_ref().map(|l| l.url.clone()))),
         tree_sha: Some("tree".into()),
+        branch_files: spec
+            .branches
+            .iter()
+            .map(|b| {
+                let files = spec
+                    .files
+                    .iter()
+                    .map(|(p, f)| (p.clone(), f.blob_sha.clone()))
+                    .collect();
+                (b.clone(), files)
+            })
+            .collect(),
+        proposals: Default::default(),
     }
 }
 
@@ -139,6 +152,7 @@ fn applied(spec: &RepoSpec) -> LastApplied {
                 (r.address.to_string(), (Some(r.fingerprint), remote))
             })
             .collect(),
+        unconfirmed: Default::default(),
     }
 }
 
@@ -556,4 +570,80 @@ fn a_repo_made_from_the_project_history_has_the_push_first_and_the_pull_last() {
         }
     ));
     assert!(matches!(p.steps[2].op, Op::PutFile { batched: false, .. }));
+}
+
+#[test]
+fn managed_files_reach_prod_by_one_pull_request_and_other_branches_by_a_commit() {
+    let s = spec();
+    let mut obs = converged(&s);
+    obs.branch_files
+        .get_mut("prod")
+        .unwrap()
+        .insert(".github/workflows/pr.yml".into(), "0ld".into());
+    let p = plan(&obs, &applied(&s), DriftMode::Repair);
+    assert_eq!(
+        steps(&p),
+        vec![(
+            Action::Update,
+            "pull-request:acme/dss-churn/prod".into(),
+            Reason::FilesDiffer {
+                files: vec![".github/workflows/pr.yml".into()]
+            }
+        )]
+    );
+    match &p.steps[0].op {
+        Op::ProposeFiles {
+            base,
+            head,
+            pull,
+            body,
+            ..
+        } => {
+            assert_eq!(
+                (base.as_str(), head.as_str(), *pull),
+                ("prod", "fleetsync/prod", None)
+            );
+            assert!(
+                body.contains("`.github/workflows/pr.yml`: content differs"),
+                "{body}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same files already proposed, the pull request open: nothing.
+    let mut last = applied(&s);
+    let open = crate::github::PullSummary {
+        number: 7,
+        state: "open".into(),
+        merged_at: None,
+        body: None,
+    };
+    obs.proposals.insert("prod".into(), vec![open]);
+    assert!(plan(&obs, &last, DriftMode::Repair).steps.is_empty());
+    // Other files since: the open pull request is updated, not duplicated.
+    last.by_address
+        .get_mut("pull-request:acme/dss-churn/prod")
+        .unwrap()
+        .0 = Some("older".into());
+    let p = plan(&obs, &last, DriftMode::Repair);
+    assert!(matches!(
+        p.steps[0].op,
+        Op::ProposeFiles { pull: Some(7), .. }
+    ));
+    // Without review required, the branch gets a direct commit.
+    let mut s = spec();
+    if let Some(pr) = s.protection.get_mut("prod") {
+        pr.required_approving_review_count = None;
+    }
+    let p = plan_repo(&s, &obs, &applied(&s), DriftMode::Repair);
+    let kinds: Vec<&str> = p.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert!(kinds.contains(&"branch-files"), "{kinds:?}");
+    assert!(matches!(
+        p.steps
+            .iter()
+            .find(|s| s.kind == Kind::BranchFiles)
+            .unwrap()
+            .op,
+        Op::CommitFiles { .. }
+    ));
 }
