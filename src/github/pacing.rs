@@ -50,6 +50,9 @@ pub fn is_content_write(method: &Method, route: &str) -> bool {
             // Git Data API commits (the plugin mirror): a commit, and moving a branch.
             | ("POST", routes::GIT_COMMITS)
             | ("PATCH", routes::GIT_BRANCH_REF)
+            // Opening a pull request creates content (GitHub counts pull requests as it
+            // counts issues and comments).
+            | ("POST", routes::PULLS)
     )
 }
 
