@@ -100,24 +100,10 @@ async fn mirror(
     files: &[(String, Content)],
     message: &str,
 ) -> Result<(), GhError> {
-    let head = gh
-        .get_branch_ref(owner, name, branch)
-        .await?
-        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} does not exist")))?;
-    let tree = gh
-        .get_tree(owner, name, branch)
-        .await?
-        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} has no tree")))?;
-    let mut entries = Vec::new();
-    for (path, content) in files {
-        let sha = gh.create_blob(owner, name, &content.0).await?;
-        entries.push((path.clone(), Some(sha)));
-    }
-    let new_tree = gh.create_tree(owner, name, &tree.sha, &entries).await?;
-    let commit = gh
-        .create_commit(owner, name, message, &new_tree, &head.object.sha)
-        .await?;
-    gh.update_branch(owner, name, branch, &commit).await
+    let files: Vec<(&str, &Content)> = files.iter().map(|(p, c)| (p.as_str(), c)).collect();
+    commit_files(gh, owner, name, branch, &files, message)
+        .await
+        .map(|_| ())
 }
 
 async fn github_op(
@@ -408,23 +394,19 @@ pub(super) async fn commit_files(
     message: &str,
 ) -> Result<String, GhError> {
     let head = gh
-        .get_branch_ref(owner, name, branch)
+        .get_branch_head(owner, name, branch)
         .await?
         .ok_or_else(|| {
             GhError::Setup(format!(
                 "{owner}/{name}: branch {branch} does not exist (the project's push has not filled the repo)"
             ))
         })?;
-    let tree = gh
-        .get_tree(owner, name, branch)
-        .await?
-        .ok_or_else(|| GhError::Setup(format!("{owner}/{name}: branch {branch} has no tree")))?;
     let texts: Vec<(&str, &str)> = files
         .iter()
         .filter_map(|(p, c)| std::str::from_utf8(&c.0).ok().map(|t| (*p, t)))
         .collect();
     let new_tree = if texts.len() == files.len() {
-        gh.create_tree_inline(owner, name, &tree.sha, &texts)
+        gh.create_tree_inline(owner, name, &head.tree, &texts)
             .await?
     } else {
         let mut entries = Vec::new();
@@ -432,10 +414,10 @@ pub(super) async fn commit_files(
             let sha = gh.create_blob(owner, name, &content.0).await?;
             entries.push((path.to_string(), Some(sha)));
         }
-        gh.create_tree(owner, name, &tree.sha, &entries).await?
+        gh.create_tree(owner, name, &head.tree, &entries).await?
     };
     let commit = gh
-        .create_commit(owner, name, message, &new_tree, &head.object.sha)
+        .create_commit(owner, name, message, &new_tree, &head.commit)
         .await?;
     gh.update_branch(owner, name, branch, &commit).await?;
     Ok(commit)

@@ -26,7 +26,64 @@ fn sha_of(body: &str, method: &str, path: &str) -> Result<String, GhError> {
         })
 }
 
+/// A branch's head: the commit and its root tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchHead {
+    pub commit: String,
+    pub tree: String,
+}
+
+#[derive(Deserialize)]
+struct BranchWire {
+    commit: BranchCommit,
+}
+
+#[derive(Deserialize)]
+struct BranchCommit {
+    sha: String,
+    commit: GitCommitWire,
+}
+
+#[derive(Deserialize)]
+struct GitCommitWire {
+    tree: Sha,
+}
+
 impl GithubClient {
+    /// `GET /repos/{owner}/{repo}/branches/{branch}`: the head commit and its tree in one
+    /// read; `None` when the branch does not exist.
+    pub async fn get_branch_head(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<BranchHead>, GhError> {
+        let path = format!(
+            "/repos/{}/{}/branches/{}",
+            seg(owner),
+            seg(repo),
+            path_segs(branch)
+        );
+        match self
+            .request(Method::GET, routes::BRANCH, &path, None, false)
+            .await
+        {
+            Ok(r) => {
+                let b: BranchWire = serde_json::from_str(&r.body).map_err(|e| GhError::Decode {
+                    method: "GET".into(),
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Some(BranchHead {
+                    commit: b.commit.sha,
+                    tree: b.commit.commit.tree.sha,
+                }))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /repos/{owner}/{repo}/git/blobs` (base64); returns the blob SHA.
     pub async fn create_blob(
         &self,

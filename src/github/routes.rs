@@ -43,3 +43,5 @@ pub const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tok
 pub const PULLS: &str = "/repos/{owner}/{repo}/pulls";
 /// Get and update one pull request.
 pub const PULL: &str = "/repos/{owner}/{repo}/pulls/{pull_number}";
+/// One branch, with its head commit and that commit's tree.
+pub const BRANCH: &str = "/repos/{owner}/{repo}/branches/{branch}";

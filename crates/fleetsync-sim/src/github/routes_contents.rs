@@ -345,11 +345,18 @@ async fn get_branch(
     };
     let base = &shared.base_url;
     let full = r.full_name();
+    // GitHub's branch answer carries the head commit, with its git commit (and tree) inside.
+    let git_commit = r
+        .objects
+        .commits
+        .get(sha)
+        .map(|c| super::routes_compare::git_commit_json(base, &full, sha, c));
     Ok(json_reply(
         StatusCode::OK,
         json!({
             "name": branch,
-            "commit": {"sha": sha, "url": format!("{base}/repos/{full}/commits/{sha}")},
+            "commit": {"sha": sha, "url": format!("{base}/repos/{full}/commits/{sha}"),
+                       "commit": git_commit},
             "protected": r.protection.contains_key(&branch),
             "protection_url": format!("{base}/repos/{full}/branches/{branch}/protection"),
             "_links": {"self": format!("{base}/repos/{full}/branches/{branch}"),
