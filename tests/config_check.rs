@@ -4,8 +4,27 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The environment variables the shipped configs read their secrets from.
+const SECRET_ENV: &[(&str, &str)] = &[
+    ("FLEETD_API_TOKEN", "api-token-for-tests"),
+    ("DSS_API_KEY", "dss-key-for-tests"),
+    ("GITHUB_TOKEN", "ghp_forTests"),
+    ("DATAIKU_DEV_CI_API_TOKEN", "dev-token"),
+    ("DATAIKU_STAGING_CI_API_TOKEN", "staging-token"),
+    ("DATAIKU_PROD_CI_API_TOKEN", "prod-token"),
+    ("DATAIKU_CLIENT_CERTIFICATE", "cert"),
+];
+
 fn check(path: &Path, json: bool) -> (i32, String, String) {
+    check_env(path, json, SECRET_ENV)
+}
+
+fn check_env(path: &Path, json: bool, env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetctl"));
+    for (k, _) in SECRET_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
     if json {
         cmd.args(["--output", "json"]);
     }

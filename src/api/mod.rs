@@ -6,4 +6,4 @@ mod errors;
 mod routes;
 
 pub use errors::ApiError;
-pub use routes::{router, ApiState, Health, Planner};
+pub use routes::{router, Health};

@@ -1,21 +1,17 @@
-//! Route handlers. Everything reads the store; nothing calls GitHub or DSS on a request
-//! except `POST /api/v1/plan`, which asks the engine for a dry run.
+//! Route handlers, on the daemon's [`AppState`]. Everything reads the store; nothing calls
+//! GitHub or DSS on a request except `POST /api/v1/plan`, which asks for a (coalesced) dry run.
 
 use super::errors::ApiError;
-use crate::config::SecretValue;
-use crate::daemon::{RunControl, Trigger};
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::daemon::{AppState, Trigger};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -54,35 +50,24 @@ impl Health {
 
     /// Every node's last outcome.
     pub fn snapshot(&self) -> BTreeMap<String, Result<usize, String>> {
-        self.nodes.lock().map(|m| m.clone()).unwrap_or_default()
+        match self.nodes.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Forgets nodes no longer in the config (after a reload).
+    pub fn retain(&self, nodes: &[String]) {
+        let mut m = match self.nodes.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.retain(|n, _| nodes.contains(n));
     }
 }
 
-/// Answers `POST /api/v1/plan` (a dry run in the daemon).
-pub type Planner =
-    Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct ApiState {
-    /// The state file.
-    pub store: Store,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Run control.
-    pub control: RunControl,
-    /// Bearer token for POSTs; `None` refuses every POST.
-    pub token: Option<SecretValue>,
-    /// Discovery health.
-    pub health: Arc<Health>,
-    /// Dry-run planner.
-    pub planner: Option<Planner>,
-    /// Called before `/metrics` renders (brings counters up to date).
-    pub before_scrape: Option<Arc<dyn Fn() + Send + Sync>>,
-}
-
 /// The API router with timeouts and body limits.
-pub fn router(state: ApiState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -108,14 +93,14 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(s): State<ApiState>) -> Response {
-    let store_ok = s.store.schema_version().is_ok();
-    let nodes = s.health.snapshot();
+async fn readyz(State(s): State<AppState>) -> Response {
+    let store_ok = s.store().schema_version().is_ok();
+    let nodes = s.health().snapshot();
     let failing: BTreeMap<_, _> = nodes
         .iter()
         .filter_map(|(n, r)| r.as_ref().err().map(|e| (n.clone(), e.clone())))
         .collect();
-    let github = s.health.github_error();
+    let github = s.health().github_error();
     let ready = store_ok && failing.is_empty() && github.is_none();
     let body = json!({
         "ready": ready,
@@ -131,31 +116,34 @@ async fn readyz(State(s): State<ApiState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn metrics(State(s): State<ApiState>) -> Response {
-    if let Some(f) = &s.before_scrape {
-        f();
-    }
+async fn metrics(State(s): State<AppState>) -> Response {
+    s.scrape();
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.metrics.render(),
+        s.metrics().render(),
     )
         .into_response()
 }
 
-async fn status(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let repos = s.store.list_repos()?;
+async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let repos = s.store().list_repos()?;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for r in &repos {
         *by_status.entry(r.status.clone()).or_default() += 1;
     }
     let drifted = repos.iter().filter(|r| r.drifted).count();
-    let last_run = s.store.list_runs(1)?.into_iter().next();
-    let last_success = s.store.last_successful_run()?;
+    let last_run = s.store().list_runs(1)?.into_iter().next();
+    let last_success = s.store().last_successful_run()?;
+    let next_run = s
+        .schedule()
+        .next()
+        .await
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let nodes: BTreeMap<String, Value> = s
-        .health
+        .health()
         .snapshot()
         .into_iter()
         .map(|(n, r)| {
@@ -170,30 +158,32 @@ async fn status(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
         "projects": nodes.values().filter_map(|v| v.get("projects").and_then(|p| p.as_u64())).sum::<u64>(),
         "dss_nodes": nodes,
         "repos": {"total": repos.len(), "by_status": by_status, "drifted": drifted},
-        "running_run": s.control.running(),
-        "queued_run": s.control.queued().map(|q| q.run_id),
+        "running_run": s.control().running(),
+        "queued_run": s.control().queued().map(|q| q.run_id),
+        "next_scheduled_run": next_run,
         "last_run": last_run,
         "last_successful_run": last_success,
-        "tombstones": s.store.list_tombstones()?,
+        "tombstones": s.store().list_tombstones()?,
+        "config": s.config_status(),
     })))
 }
 
-async fn repos(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"repos": s.store.list_repos()?})))
+async fn repos(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"repos": s.store().list_repos()?})))
 }
 
 async fn repo(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = s
-        .store
+        .store()
         .get_repo(&name)?
         .ok_or_else(|| ApiError::not_found(format!("repo {name:?} is not managed by fleetsync")))?;
     Ok(Json(json!({
         "repo": rec,
-        "resources": s.store.list_resources(Some(&name))?,
-        "drift": s.store.list_drift(Some(&name), 50)?,
+        "resources": s.store().list_resources(Some(&name))?,
+        "drift": s.store().list_drift(Some(&name), 50)?,
     })))
 }
 
@@ -204,22 +194,22 @@ struct ListQuery {
 }
 
 async fn runs(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(20).min(1000);
-    Ok(Json(json!({"runs": s.store.list_runs(limit)?})))
+    Ok(Json(json!({"runs": s.store().list_runs(limit)?})))
 }
 
-async fn run(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request(format!("run id {id:?} is not a number")))?;
     let rec = s
-        .store
+        .store()
         .get_run(id)?
         .ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
-    let journal = s.store.journal_of_run(id)?;
+    let journal = s.store().journal_of_run(id)?;
     let mut steps: BTreeMap<String, usize> = BTreeMap::new();
     for j in &journal {
         *steps
@@ -230,17 +220,17 @@ async fn run(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<V
 }
 
 async fn drift(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).min(5000);
     Ok(Json(
-        json!({"drift": s.store.list_drift(q.repo.as_deref(), limit)?}),
+        json!({"drift": s.store().list_drift(q.repo.as_deref(), limit)?}),
     ))
 }
 
-fn authorize(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &s.token else {
+fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = s.token() else {
         return Err(ApiError::unauthorized());
     };
     let given = headers
@@ -278,15 +268,15 @@ fn body_projects(body: &str) -> Result<Vec<String>, ApiError> {
 }
 
 async fn reconcile(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers)?;
     let projects = body_projects(&body)?;
-    let store = s.store.clone();
+    let store = s.store().clone();
     let accepted = s
-        .control
+        .control()
         .request(
             Trigger {
                 source: "api".into(),
@@ -306,17 +296,18 @@ async fn reconcile(
 }
 
 async fn plan(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&s, &headers)?;
     let projects = body_projects(&body)?;
-    let Some(planner) = &s.planner else {
-        return Err(ApiError::internal("this daemon has no planner"));
-    };
-    planner(projects)
-        .await
-        .map(Json)
-        .map_err(ApiError::internal)
+    s.plan(projects).await.map(Json).map_err(|e| {
+        let msg = format!("no plan: {}", e.message);
+        if e.bad_request {
+            ApiError::bad_request(msg)
+        } else {
+            ApiError::internal(msg)
+        }
+    })
 }

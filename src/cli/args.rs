@@ -133,7 +133,9 @@ pub struct ReconcileArgs {
 /// `fleetctl config …`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a config file: exit 0 when it is good, 2 with every error otherwise.
+    /// Validate a config as fleetd does before running it (the file, its templates with a
+    /// sample project, every secret source readable): exit 0 when it is good, 2 with every
+    /// error otherwise.
     Check {
         /// The config file.
         #[arg(
@@ -143,5 +145,9 @@ pub enum ConfigCommand {
             default_value = "/etc/fleetd/fleet.toml"
         )]
         config: PathBuf,
+        /// Do not read the secret sources (checking a config away from the machine, user and
+        /// environment that run fleetd).
+        #[arg(long)]
+        skip_secrets: bool,
     },
 }

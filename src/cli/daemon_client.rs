@@ -59,6 +59,25 @@ impl DaemonTarget {
         Self::json(path, resp).await
     }
 
+    /// The hash and load time of the config the daemon runs; `None` when no daemon answers
+    /// within `timeout` (or it is too old to say).
+    pub async fn running_config(&self, timeout: Duration) -> Option<(String, String)> {
+        let client = reqwest::Client::builder().timeout(timeout).build().ok()?;
+        let resp = client
+            .get(format!("{}/api/v1/status", self.base))
+            .send()
+            .await
+            .ok()?;
+        let v: Value = resp.json().await.ok()?;
+        let hash = v.pointer("/config/hash")?.as_str()?.to_string();
+        let at = v
+            .pointer("/config/loaded_at")
+            .and_then(|t| t.as_str())
+            .unwrap_or("?")
+            .to_string();
+        Some((hash, at))
+    }
+
     /// POST a JSON body with the bearer token.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         let mut req = Self::client()
@@ -146,7 +165,54 @@ pub fn status_text(v: &Value) -> String {
     if let Some(id) = v.get("running_run").filter(|r| !r.is_null()) {
         out.push_str(&format!("running now: #{id}\n"));
     }
+    if let Some(id) = v.get("queued_run").filter(|r| !r.is_null()) {
+        out.push_str(&format!("queued: #{id}\n"));
+    }
+    match v.get("next_scheduled_run").and_then(|t| t.as_str()) {
+        Some(t) => out.push_str(&format!("next scheduled run: {t}{}\n", from_now(t))),
+        None => out.push_str("next scheduled run: none\n"),
+    }
+    if let Some(c) = v.get("config").filter(|c| !c.is_null()) {
+        out.push_str(&format!(
+            "config: {} ({}…, loaded {})\n",
+            s(c, "/path"),
+            s(c, "/hash").get(..12).unwrap_or("-"),
+            s(c, "/loaded_at")
+        ));
+        if let Some(r) = c.get("last_reload").filter(|r| !r.is_null()) {
+            let outcome = if r["applied"].as_bool() == Some(true) {
+                "applied"
+            } else {
+                "REFUSED"
+            };
+            let msg = r
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            out.push_str(&format!("last reload: {outcome} at {}{msg}\n", s(r, "/at")));
+        }
+    }
     out
+}
+
+/// ` (in 4m 10s)` for an RFC 3339 time in the future.
+fn from_now(t: &str) -> String {
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) else {
+        return String::new();
+    };
+    let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    if secs < 0 {
+        return String::new();
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!(" (in {h}h {m}m)")
+    } else if m > 0 {
+        format!(" (in {m}m {s}s)")
+    } else {
+        format!(" (in {s}s)")
+    }
 }
 
 /// Text for `fleetctl repos`.

@@ -3,10 +3,10 @@
 
 use super::args::{Output, PlanArgs, ReconcileArgs};
 use super::EXIT_USAGE;
-use crate::config::{load, Config, LogFormat};
+use crate::config::{load_for_run, Config, LogFormat};
 use crate::plan::{render_json, render_text};
 use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunReport};
-use crate::store::Store;
+use crate::store::{this_command, Retention, StateLock, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ fn config_path(p: &Option<PathBuf>) -> PathBuf {
 }
 
 fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
-    match load(path) {
+    match load_for_run(path) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {w}");
@@ -34,6 +34,14 @@ fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
             Err(ExitCode::from(EXIT_USAGE))
         }
     }
+}
+
+/// Takes the state lock (one writer per state file: fleetd or one `reconcile --local`).
+fn lock_state(config: &Config) -> Result<StateLock, ExitCode> {
+    StateLock::acquire(&config.state_path(), &this_command()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
 }
 
 fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
@@ -86,6 +94,7 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    warn_if_the_daemon_runs_another_config(&config, args.daemon.addr.as_deref()).await;
     let engine = match engine(config) {
         Ok(e) => e,
         Err(code) => return code,
@@ -100,6 +109,10 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         })
         .await;
     bar.finish_and_clear();
+    if let Some(e) = &report.error {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     match output {
         Output::Json => println!(
             "{}",
@@ -136,12 +149,46 @@ fn report_json(r: &RunReport, run_id: Option<i64>) -> serde_json::Value {
     })
 }
 
+/// Warns when a fleetd answering on the config's address (or `addr`) runs another config than
+/// this file: the plan shows what this file would do, not what the daemon will do.
+async fn warn_if_the_daemon_runs_another_config(config: &Config, addr: Option<&str>) {
+    let target = super::daemon_client::DaemonTarget {
+        base: super::remote::base_url(addr, Some(config)),
+        token: None,
+    };
+    let Some((hash, loaded_at)) = target
+        .running_config(std::time::Duration::from_secs(2))
+        .await
+    else {
+        return;
+    };
+    if hash != config.hash {
+        eprintln!(
+            "warning: fleetd at {} runs another config ({}…, loaded {loaded_at}) than {} ({}…); this plan shows the file, not what fleetd will do until it is reloaded (SIGHUP, `systemctl reload fleetd`)",
+            target.base,
+            super::remote::short(&hash),
+            config.path.display(),
+            super::remote::short(&config.hash),
+        );
+    }
+}
+
 /// `fleetctl reconcile --local`.
 pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     init_logs();
     let config = match load_config(&config_path(&args.daemon.config)) {
         Ok(c) => c,
         Err(code) => return code,
+    };
+    let _lock = match lock_state(&config) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let r = &config.raw.daemon.retention;
+    let retention = Retention {
+        runs: r.runs.0,
+        keep_runs: r.keep_runs,
+        journal: r.journal.0,
     };
     let engine = match engine(config) {
         Ok(e) => e,
@@ -167,7 +214,7 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
         .await;
     bar.finish_and_clear();
     if let Some(id) = run_id {
-        let _ = engine.store().finish_run(
+        if let Err(e) = engine.store().finish_run(
             id,
             report.status.as_str(),
             &report.counts,
@@ -175,7 +222,12 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
             report.charged as i64,
             &report.summary,
             report.error.as_deref(),
-        );
+        ) {
+            eprintln!("warning: cannot record the end of run {id}: {e}");
+        }
+    }
+    if let Err(e) = engine.store().prune(&retention) {
+        eprintln!("warning: cannot prune old runs and journal rows: {e}");
     }
     match output {
         Output::Json => println!(

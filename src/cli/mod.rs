@@ -19,8 +19,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     let out = cli.output;
     match cli.command {
         Command::Config {
-            command: ConfigCommand::Check { config },
-        } => config_check::run(&config, out),
+            command:
+                ConfigCommand::Check {
+                    config,
+                    skip_secrets,
+                },
+        } => config_check::run(&config, skip_secrets, out),
         Command::Status { daemon } => remote::show("status", None, &daemon, out).await,
         Command::Repos { name, daemon } => remote::show("repos", name, &daemon, out).await,
         Command::Drift { repo, daemon } => remote::show("drift", repo, &daemon, out).await,

@@ -14,16 +14,7 @@ pub fn target(args: &DaemonArgs) -> Result<DaemonTarget, String> {
         Some(p) => Some(crate::config::load(p).map_err(|e| e.to_string())?),
         None => None,
     };
-    let addr = args
-        .addr
-        .clone()
-        .or_else(|| cfg.as_ref().map(|c| c.listen.to_string()))
-        .unwrap_or_else(|| "127.0.0.1:9464".to_string());
-    let base = if addr.starts_with("http://") || addr.starts_with("https://") {
-        addr.trim_end_matches('/').to_string()
-    } else {
-        format!("http://{addr}")
-    };
+    let base = base_url(args.addr.as_deref(), cfg.as_ref());
     let token = match (&args.token, &cfg) {
         (Some(t), _) => Some(SecretValue::new(t.clone())),
         (None, Some(c)) => match &c.raw.daemon.api_token {
@@ -36,6 +27,20 @@ pub fn target(args: &DaemonArgs) -> Result<DaemonTarget, String> {
         (None, None) => None,
     };
     Ok(DaemonTarget { base, token })
+}
+
+/// fleetd's base URL: `--addr` / `FLEETD_ADDR`, else the config's `daemon.listen`, else the
+/// default address.
+pub fn base_url(addr: Option<&str>, cfg: Option<&crate::config::Config>) -> String {
+    let addr = addr
+        .map(str::to_string)
+        .or_else(|| cfg.map(|c| c.listen.to_string()))
+        .unwrap_or_else(|| "127.0.0.1:9464".to_string());
+    if addr.starts_with("http://") || addr.starts_with("https://") {
+        addr.trim_end_matches('/').to_string()
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -203,6 +208,21 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
+    if let Some(path) = &args.daemon.config {
+        if let (Ok(cfg), Some(remote)) = (
+            crate::config::load(path),
+            v.get("config_hash").and_then(|h| h.as_str()),
+        ) {
+            if cfg.hash != remote {
+                eprintln!(
+                    "warning: this plan was made by fleetd with config {}…, not with {} as it is now ({}…); reload fleetd (SIGHUP, `systemctl reload fleetd`) to apply the file",
+                    short(remote),
+                    path.display(),
+                    short(&cfg.hash)
+                );
+            }
+        }
+    }
     match output {
         Output::Json => println!("{}", pretty(&v)),
         Output::Text => print!("{}", v.get("text").and_then(|t| t.as_str()).unwrap_or("")),
@@ -216,4 +236,9 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The first 12 hex digits of a config hash.
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }

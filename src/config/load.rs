@@ -2,10 +2,12 @@
 //! every template, collecting all problems with their `file:line:col`.
 
 use super::error::{line_col, ConfigError, ConfigErrors};
+use super::preflight::SecretRef;
 use super::schema::*;
 use super::secrets::SecretSource;
 use super::templates::{TemplateContext, Templates};
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,11 @@ pub struct Config {
     pub key_filters: Vec<KeyFilter>,
     /// Warnings (e.g. a secret file readable by everyone). Loading still succeeded.
     pub warnings: Vec<String>,
+    /// SHA-256 (hex) of the config file and of every template file it names: two loads with
+    /// the same hash manage the fleet the same way (secret values are not part of it).
+    pub hash: String,
+    /// Every secret source of the file, with its place, for [`Config::preflight`].
+    pub(super) secrets: Vec<SecretRef>,
 }
 
 /// Compiled include/exclude patterns on project keys.
@@ -116,19 +123,38 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     load_str(path, &source)
 }
 
-/// Loads and validates config text; `path` names it in errors and anchors relative paths.
-pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = toml::from_str(source).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let key = key_at(source, offset);
-        ConfigErrors(vec![ConfigError::at_offset(
+/// Loads a config as fleetd runs one: every problem of the file and of its templates, and
+/// every fixed secret source that cannot be read here ([`Config::preflight`]), all together.
+pub fn load_for_run(path: &Path) -> Result<Config, ConfigErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError::whole_file(
             path,
-            source,
-            offset,
-            key,
-            e.message().trim().to_string(),
+            format!("cannot read config: {e}"),
         )])
     })?;
+    match validate(path, &source) {
+        Ok(cfg) => cfg.preflight().map(|()| cfg),
+        Err((mut errs, secrets, base_dir)) => {
+            errs.0
+                .extend(super::preflight::unreadable(&secrets, &base_dir));
+            Err(errs)
+        }
+    }
+}
+
+/// Loads and validates config text; `path` names it in errors and anchors relative paths.
+/// Every problem is reported: schema errors (unknown keys, bad values) and the checks below.
+pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
+    validate(path, source).map_err(|(errs, _, _)| errs)
+}
+
+type Invalid = (ConfigErrors, Vec<SecretRef>, PathBuf);
+
+fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
+    let parsed = super::parse::parse_all(path, source, key_at);
+    let Some(raw) = parsed.raw else {
+        return Err((ConfigErrors(parsed.errors), Vec::new(), PathBuf::new()));
+    };
     let base_dir = path
         .parent()
         .map(|p| {
@@ -139,13 +165,17 @@ pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
             }
         })
         .unwrap_or_else(|| PathBuf::from("."));
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
     let mut v = Validator {
         path,
-        source,
+        source: &parsed.text,
         base_dir: &base_dir,
-        errors: Vec::new(),
+        errors: parsed.errors,
         warnings: Vec::new(),
         templates: Templates::new(),
+        secrets: Vec::new(),
+        hasher,
     };
     let listen = v.check_daemon(&raw.daemon);
     let key_filters = v.check_dss(&raw.dss);
@@ -156,10 +186,11 @@ pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
         None => {
             // Plugin repos hold what project repos hold: register the same templates under
             // the plugin scope without reporting the same problems twice.
-            let (e, w) = (v.errors.len(), v.warnings.len());
+            let (e, w, s) = (v.errors.len(), v.warnings.len(), v.secrets.len());
             v.check_contents(Scope::Plugin, "repo", &raw.repo, &raw.github);
             v.errors.truncate(e);
             v.warnings.truncate(w);
+            v.secrets.truncate(s);
         }
     }
     v.check_pacing(&raw.pacing);
@@ -168,10 +199,12 @@ pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
         errors,
         warnings,
         templates,
+        secrets,
+        hasher,
         ..
     } = v;
     if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+        return Err((ConfigErrors(errors), secrets, base_dir));
     }
     Ok(Config {
         path: path.to_path_buf(),
@@ -181,6 +214,8 @@ pub fn load_str(path: &Path, source: &str) -> Result<Config, ConfigErrors> {
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
         key_filters,
         warnings,
+        hash: hex::encode(hasher.finalize()),
+        secrets,
     })
 }
 
@@ -191,6 +226,8 @@ struct Validator<'a> {
     errors: Vec<ConfigError>,
     warnings: Vec<String>,
     templates: Templates,
+    secrets: Vec<SecretRef>,
+    hasher: Sha256,
 }
 
 impl Validator<'_> {
@@ -218,22 +255,39 @@ impl Validator<'_> {
 
     /// Errors about a key that has no `Spanned` value: point at the key in its table.
     fn err_key(&mut self, table: &str, key: &str, msg: impl Into<String>) {
-        let span = find_key(self.source, table, key).unwrap_or(0..0);
+        let mut e = self.place_of_key(table, key);
+        e.message = msg.into();
+        self.errors.push(e);
+    }
+
+    /// Where `key` of `[table]` is written (line 1 when it cannot be found), no message yet.
+    fn place_of_key(&self, table: &str, key: &str) -> ConfigError {
+        // `auth = { pat = … }`: a key of an inline table is found through its parent's key.
+        let mut span = find_key(self.source, table, key);
+        let mut t = table;
+        while span.is_none() {
+            let Some((parent, last)) = t.rsplit_once('.') else {
+                break;
+            };
+            span = find_key(self.source, parent, last);
+            t = parent;
+        }
+        let span = span.unwrap_or(0..0);
         let dotted = if table.is_empty() {
             key.to_string()
         } else {
             format!("{table}.{key}")
         };
         if span == (0..0) {
-            self.errors.push(ConfigError {
+            ConfigError {
                 file: self.path.to_path_buf(),
                 line: Some(1),
                 col: Some(1),
                 key: Some(dotted),
-                message: msg.into(),
-            });
+                message: String::new(),
+            }
         } else {
-            self.err(span, &dotted, msg);
+            ConfigError::at_offset(self.path, self.source, span.start, Some(dotted), "")
         }
     }
 
@@ -285,6 +339,11 @@ impl Validator<'_> {
         if src.template_text().trim().is_empty() {
             self.err_key(table, key, "the secret source names no variable or file");
         }
+        let place = self.place_of_key(table, key);
+        self.secrets.push(SecretRef {
+            source: src.clone(),
+            place,
+        });
         if let Some(w) = src.permission_warning(self.base_dir) {
             self.warnings.push(w);
         }
@@ -427,6 +486,10 @@ impl Validator<'_> {
             };
             match std::fs::read_to_string(&full) {
                 Ok(text) => {
+                    self.hasher.update(full.display().to_string().as_bytes());
+                    self.hasher.update([0]);
+                    self.hasher.update(text.as_bytes());
+                    self.hasher.update([0]);
                     if let Err((msg, line)) = self.templates.add(&names::file(scope, path), text) {
                         self.errors.push(ConfigError {
                             file: full.clone(),
@@ -564,14 +627,51 @@ impl Validator<'_> {
                 Err(e) => self.err(spanned.span(), key, e.message),
             }
         }
-        for (name, value) in &raw.repo.variables {
-            let t = names::variable(Scope::Project, name);
+        self.render_contents(Scope::Project, "repo", &raw.repo);
+        if let Some(c) = &raw.plugin_repo {
+            self.render_contents(Scope::Plugin, "plugin_repo", c);
+        }
+    }
+
+    /// Renders a contents table's file, variable and secret-source templates with a sample
+    /// project (or plugin), as the first reconcile would.
+    fn render_contents(&mut self, scope: Scope, table: &str, c: &RepoContents) {
+        let ctx = match scope {
+            Scope::Project => TemplateContext::sample_project(),
+            Scope::Plugin => TemplateContext::sample_plugin(),
+        };
+        for (path, f) in &c.files {
+            let t = names::file(scope, path);
             if self.templates.has(&t) {
-                if let Err(e) = self
-                    .templates
-                    .render(&t, &TemplateContext::sample_project())
-                {
-                    self.err(value.span(), &format!("repo.variables.{name}"), e.message);
+                if let Err(e) = self.templates.render(&t, &ctx) {
+                    let key = format!("{table}.files.\"{path}\".template");
+                    self.err(f.template.span(), &key, e.message);
+                }
+            }
+        }
+        for (name, value) in &c.variables {
+            let t = names::variable(scope, name);
+            if self.templates.has(&t) {
+                if let Err(e) = self.templates.render(&t, &ctx) {
+                    self.err(
+                        value.span(),
+                        &format!("{table}.variables.{name}"),
+                        e.message,
+                    );
+                }
+            }
+        }
+        for name in c.secrets.keys() {
+            let t = names::secret(scope, name);
+            if self.templates.has(&t) {
+                match self.templates.render(&t, &ctx) {
+                    Ok(out) if out.trim().is_empty() => self.err_key(
+                        &format!("{table}.secrets"),
+                        name,
+                        "the secret source's name renders empty",
+                    ),
+                    Ok(_) => {}
+                    Err(e) => self.err_key(&format!("{table}.secrets"), name, e.message),
                 }
             }
         }

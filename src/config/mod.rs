@@ -4,13 +4,15 @@
 mod duration;
 mod error;
 mod load;
+mod parse;
+mod preflight;
 mod schema;
 mod secrets;
 mod templates;
 
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
+pub use load::{load, load_for_run, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
 pub use schema::*;
 pub use secrets::{SecretError, SecretSource, SecretValue};
 pub use templates::{

@@ -54,6 +54,32 @@ pub struct DaemonConfig {
     pub log_format: LogFormat,
     /// Log level filter (`info`, `debug`, `fleetsync=debug,info`); `RUST_LOG` overrides it.
     pub log_level: String,
+    /// Reconcile once as soon as fleetd has started (then on the schedule).
+    pub run_at_start: bool,
+    /// `[daemon.retention]`: how long finished runs and journal rows are kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[daemon.retention]`: pruning of the `runs` and `journal` tables (after every run).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Finished runs older than this are deleted.
+    pub runs: HumanDuration,
+    /// Whatever their age, the newest this many runs (and the last successful one) are kept.
+    pub keep_runs: u32,
+    /// Journal rows (one per apply step) older than this are deleted.
+    pub journal: HumanDuration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            runs: HumanDuration(std::time::Duration::from_secs(90 * 86_400)),
+            keep_runs: 100,
+            journal: HumanDuration(std::time::Duration::from_secs(30 * 86_400)),
+        }
+    }
 }
 
 impl Default for DaemonConfig {
@@ -65,6 +91,8 @@ impl Default for DaemonConfig {
             api_token: None,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
+            run_at_start: true,
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -1,8 +1,19 @@
 //! `fleetd --dev`: the built-in development setup. Writes the bundled dev config, templates and
 //! obviously fake secrets under `./.fleetsync-dev/config/` (kept if already there, so edits
-//! survive), and the simulator is started from it on fixed loopback ports.
+//! survive), and the simulator is started from it on fixed loopback ports. The simulator keeps
+//! its state in memory only, so every `--dev` start also starts from an empty state file
+//! (`.fleetsync-dev/state.db`): a restart never compares a fresh simulated GitHub with the
+//! records of the previous one.
 
 use std::path::{Path, PathBuf};
+
+/// The dev folder, relative to where fleetd is started.
+pub const DEV_DIR: &str = ".fleetsync-dev";
+
+/// The state path older bundled dev configs had (it resolved to
+/// `.fleetsync-dev/.fleetsync-dev/state.db`), and what it is now.
+const OLD_STATE_LINE: &str = "state_path = \"../.fleetsync-dev/state.db\"";
+const STATE_LINE: &str = "state_path = \"../state.db\"";
 
 const FILES: &[(&str, &str)] = &[
     ("dev.toml", include_str!("../../config/dev.toml")),
@@ -54,6 +65,9 @@ pub fn materialize(root: &Path) -> std::io::Result<PathBuf> {
     for (rel, text) in FILES {
         let path = dir.join(rel);
         if path.exists() {
+            if *rel == "dev.toml" {
+                fix_old_state_path(&path)?;
+            }
             continue;
         }
         if let Some(parent) = path.parent() {
@@ -67,4 +81,76 @@ pub fn materialize(root: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(dir.join("dev.toml"))
+}
+
+/// Rewrites the doubled state path of a dev config written by an older fleetd.
+fn fix_old_state_path(path: &Path) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    if text.contains(OLD_STATE_LINE) {
+        std::fs::write(path, text.replace(OLD_STATE_LINE, STATE_LINE))?;
+        eprintln!(
+            "fleetd --dev: {}: state_path is now \"../state.db\" (it was doubled)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Deletes the state file (and its WAL files) so a dev start is clean. The caller holds the
+/// state lock, so no other process is using it.
+pub fn reset_state(state: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = state.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(PathBuf::from(p)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_state_lands_beside_the_dev_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(DEV_DIR);
+        let cfg = crate::config::load(&materialize(&root).unwrap()).unwrap();
+        let state = cfg.state_path();
+        let want = root.join("state.db");
+        assert_eq!(
+            std::fs::canonicalize(state.parent().unwrap()).unwrap(),
+            std::fs::canonicalize(want.parent().unwrap()).unwrap(),
+            "{}",
+            state.display()
+        );
+        assert_eq!(state.file_name(), want.file_name());
+    }
+
+    #[test]
+    fn an_old_doubled_state_path_is_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(DEV_DIR);
+        let cfg_path = materialize(&root).unwrap();
+        let text = std::fs::read_to_string(&cfg_path).unwrap();
+        std::fs::write(&cfg_path, text.replace(STATE_LINE, OLD_STATE_LINE)).unwrap();
+        materialize(&root).unwrap();
+        let text = std::fs::read_to_string(&cfg_path).unwrap();
+        assert!(text.contains(STATE_LINE) && !text.contains(OLD_STATE_LINE));
+    }
+
+    #[test]
+    fn reset_removes_the_state_and_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        drop(crate::store::Store::open(&state).unwrap());
+        std::fs::write(dir.path().join("state.db-wal"), "x").unwrap();
+        reset_state(&state).unwrap();
+        assert!(!state.exists() && !dir.path().join("state.db-wal").exists());
+        reset_state(&state).unwrap();
+    }
 }

@@ -1,56 +1,23 @@
 //! The daemon's life: bind the API, notify systemd, run reconciles from the queue (one at a
-//! time), enqueue full runs on the cron schedule, and on SIGTERM/SIGINT stop taking runs,
-//! let the current step finish (the engine checkpoints between steps), flush and exit 0.
+//! time, then prune old runs), enqueue full runs on the cron schedule (and one at start),
+//! reload the config on SIGHUP, and on SIGTERM/SIGINT stop taking runs, let the current step
+//! finish (the engine checkpoints between steps), flush and exit 0.
 
 use super::control::{RunControl, Trigger};
-use crate::api::{router, ApiState};
-use crate::store::{RunCounts, Store};
+use super::state::{AppState, RunResult};
+use crate::api::router;
+use crate::reconcile::RunStatus;
+use crate::store::{Retention, Store};
 use futures::future::BoxFuture;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// How a run ended.
-#[derive(Debug, Clone, Default)]
-pub struct RunResult {
-    /// `succeeded`, `partial`, `failed`, `interrupted`.
-    pub status: String,
-    /// Step counts by `action/outcome`.
-    pub counts: RunCounts,
-    /// GitHub requests sent.
-    pub requests: i64,
-    /// Primary rate-limit points charged.
-    pub points: i64,
-    /// One-line summary.
-    pub summary: String,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
-/// Something that performs a reconcile run (the engine, or a test double).
-pub trait RunEngine: Send + Sync + 'static {
-    /// Runs the reconcile for `run_id`; stops at the next checkpoint once `cancel` is true.
-    fn run<'a>(
-        &'a self,
-        run_id: i64,
-        trigger: &'a Trigger,
-        cancel: watch::Receiver<bool>,
-    ) -> BoxFuture<'a, RunResult>;
-}
-
-/// Everything `serve` needs.
-pub struct DaemonParts {
-    /// API address.
-    pub listen: SocketAddr,
-    /// Cron schedule (with seconds).
-    pub schedule: String,
-    /// Reconcile once at start.
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Queue a full run at once (`daemon.run_at_start`).
     pub run_at_start: bool,
-    /// API state (store, metrics, control, token, health).
-    pub api: ApiState,
-    /// The engine.
-    pub engine: Arc<dyn RunEngine>,
     /// How long to wait for the current run to checkpoint on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -58,12 +25,12 @@ pub struct DaemonParts {
 /// Binds the API; returns the bound address and a future that serves until shutdown.
 pub async fn bind_api(
     listen: SocketAddr,
-    api: ApiState,
+    state: AppState,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<(SocketAddr, BoxFuture<'static, std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(api);
+    let app = router(state);
     let fut = Box::pin(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -75,19 +42,8 @@ pub async fn bind_api(
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
-pub async fn serve(parts: DaemonParts) -> u8 {
-    let DaemonParts {
-        listen,
-        schedule,
-        run_at_start,
-        api,
-        engine,
-        shutdown_grace,
-    } = parts;
-    let store = api.store.clone();
-    let control = api.control.clone();
-    let metrics = api.metrics.clone();
-    match store.mark_interrupted_runs() {
+pub async fn serve(state: AppState, opts: ServeOptions) -> u8 {
+    match state.store().mark_interrupted_runs() {
         Ok(n) if n > 0 => tracing::warn!(
             runs = n,
             "marked runs left unfinished by the previous process as interrupted"
@@ -96,7 +52,8 @@ pub async fn serve(parts: DaemonParts) -> u8 {
         Err(e) => tracing::error!(error = %e, "could not update unfinished runs"),
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (addr, api_fut) = match bind_api(listen, api, stop_rx.clone()).await {
+    let listen = state.loaded().config.listen;
+    let (addr, api_fut) = match bind_api(listen, state.clone(), stop_rx.clone()).await {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(%listen, error = %e, "cannot bind the API address");
@@ -107,113 +64,37 @@ pub async fn serve(parts: DaemonParts) -> u8 {
     tracing::info!(%addr, "status API and metrics listening");
     let api_task = tokio::spawn(api_fut);
 
-    // Schedule.
-    let mut scheduler = match tokio_cron_scheduler::JobScheduler::new().await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::error!(error = ?e, "cannot start the scheduler");
-            None
-        }
-    };
-    if let Some(s) = &scheduler {
-        let c = control.clone();
-        let st = store.clone();
-        let job = tokio_cron_scheduler::Job::new_async(schedule.as_str(), move |_, _| {
-            let c = c.clone();
-            let st = st.clone();
-            Box::pin(async move {
-                enqueue(&c, &st, Trigger::full("schedule"));
-            })
-        });
-        match job {
-            Ok(job) => {
-                if let Err(e) = s.add(job).await {
-                    tracing::error!(error = ?e, "cannot add the scheduled job");
-                } else if let Err(e) = s.start().await {
-                    tracing::error!(error = ?e, "cannot start the scheduler");
-                }
-            }
-            Err(e) => tracing::error!(error = ?e, %schedule, "invalid schedule"),
-        }
+    let schedule = state.loaded().config.raw.daemon.schedule.get_ref().clone();
+    if let Err(e) = state
+        .schedule()
+        .set(&schedule, state.control(), state.store())
+        .await
+    {
+        tracing::error!(%schedule, "no scheduled runs: {e}");
     }
-    if run_at_start {
-        enqueue(&control, &store, Trigger::full("startup"));
+    if opts.run_at_start {
+        enqueue(state.control(), state.store(), Trigger::full("startup"));
     }
 
-    // The run loop.
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let loop_task = {
-        let control = control.clone();
-        let store = store.clone();
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            while let Some(q) = control.next().await {
-                let project =
-                    (!q.trigger.projects.is_empty()).then(|| q.trigger.projects.join(","));
-                if let Err(e) = store.begin_run(q.run_id, &q.trigger.source, project.as_deref()) {
-                    tracing::error!(error = %e, "cannot record the run start");
-                }
-                metrics.run_in_progress.set(1);
-                let started = Instant::now();
-                tracing::info!(run = q.run_id, trigger = %q.trigger.source, "reconcile run started");
-                let res = engine.run(q.run_id, &q.trigger, cancel_rx.clone()).await;
-                let secs = started.elapsed().as_secs_f64();
-                let trigger_label = q
-                    .trigger
-                    .source
-                    .split('+')
-                    .next()
-                    .unwrap_or("api")
-                    .to_string();
-                metrics
-                    .run_duration
-                    .with_label_values(&[trigger_label.as_str()])
-                    .observe(secs);
-                metrics
-                    .runs
-                    .with_label_values(&[trigger_label.as_str(), res.status.as_str()])
-                    .inc();
-                if res.status == "succeeded" {
-                    metrics
-                        .last_success
-                        .set(chrono::Utc::now().timestamp() as f64);
-                }
-                metrics.run_in_progress.set(0);
-                if let Err(e) = store.finish_run(
-                    q.run_id,
-                    &res.status,
-                    &res.counts,
-                    res.requests,
-                    res.points,
-                    &res.summary,
-                    res.error.as_deref(),
-                ) {
-                    tracing::error!(error = %e, "cannot record the run end");
-                }
-                tracing::info!(run = q.run_id, status = %res.status, seconds = secs, summary = %res.summary, "reconcile run finished");
-                control.done(q.run_id);
-            }
-        })
-    };
+    let loop_task = tokio::spawn(run_loop(state.clone(), cancel_rx));
 
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = watchdog_task();
 
-    wait_for_signal().await;
+    wait_for_stop(&state).await;
     tracing::info!("shutting down: no new runs; waiting for the current step to finish");
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    control.shutdown();
+    notify(&[sd_notify::NotifyState::Stopping]);
+    state.control().shutdown();
     let _ = cancel_tx.send(true);
-    if let Some(mut s) = scheduler.take() {
-        let _ = s.shutdown().await;
-    }
-    let clean = tokio::time::timeout(shutdown_grace, loop_task)
+    state.schedule().stop().await;
+    let clean = tokio::time::timeout(opts.shutdown_grace, loop_task)
         .await
         .is_ok();
     if !clean {
         tracing::warn!(
             "the current run did not stop within {:?}; its journal lets the next start resume",
-            shutdown_grace
+            opts.shutdown_grace
         );
     }
     let _ = stop_tx.send(true);
@@ -223,6 +104,83 @@ pub async fn serve(parts: DaemonParts) -> u8 {
     }
     tracing::info!("stopped");
     0
+}
+
+/// Takes queued runs one at a time until shutdown.
+async fn run_loop(state: AppState, cancel: watch::Receiver<bool>) {
+    let control = state.control().clone();
+    while let Some(q) = control.next().await {
+        let store = state.store();
+        let project = (!q.trigger.projects.is_empty()).then(|| q.trigger.projects.join(","));
+        if let Err(e) = store.begin_run(q.run_id, &q.trigger.source, project.as_deref()) {
+            tracing::error!(error = %e, "cannot record the run start");
+        }
+        state.metrics().run_in_progress.set(1);
+        let started = Instant::now();
+        tracing::info!(run = q.run_id, trigger = %q.trigger.source, "reconcile run started");
+        let res = state.run(q.run_id, &q.trigger, cancel.clone()).await;
+        let secs = started.elapsed().as_secs_f64();
+        record_metrics(&state, &q.trigger, &res, secs);
+        if let Err(e) = store.finish_run(
+            q.run_id,
+            res.status.as_str(),
+            &res.counts,
+            res.requests,
+            res.points,
+            &res.summary,
+            res.error.as_deref(),
+        ) {
+            tracing::error!(error = %e, "cannot record the run end");
+        }
+        // Tenths of a second: enough for a run, and readable in the log.
+        let seconds = (secs * 10.0).round() / 10.0;
+        match &res.error {
+            Some(error) if res.status != RunStatus::Succeeded => tracing::warn!(
+                run = q.run_id, status = %res.status, seconds, summary = %res.summary, %error,
+                "reconcile run finished"
+            ),
+            _ => tracing::info!(
+                run = q.run_id, status = %res.status, seconds, summary = %res.summary,
+                "reconcile run finished"
+            ),
+        }
+        prune(&state);
+        control.done(q.run_id);
+    }
+}
+
+fn record_metrics(state: &AppState, trigger: &Trigger, res: &RunResult, secs: f64) {
+    let m = state.metrics();
+    let label = trigger.source.split('+').next().unwrap_or("api");
+    m.run_duration.with_label_values(&[label]).observe(secs);
+    m.runs
+        .with_label_values(&[label, res.status.as_str()])
+        .inc();
+    if res.status == RunStatus::Succeeded {
+        m.last_success.set(chrono::Utc::now().timestamp() as f64);
+    }
+    m.run_in_progress.set(0);
+}
+
+/// Deletes runs and journal rows past the configured retention.
+pub fn prune(state: &AppState) {
+    let r = &state.loaded().config.raw.daemon.retention;
+    let retention = Retention {
+        runs: r.runs.0,
+        keep_runs: r.keep_runs,
+        journal: r.journal.0,
+    };
+    match state.store().prune(&retention) {
+        Ok(p) if p.runs > 0 || p.journal > 0 => {
+            tracing::info!(
+                runs = p.runs,
+                journal = p.journal,
+                "pruned rows past daemon.retention"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prune old runs and journal rows"),
+    }
 }
 
 /// Queues a run, reserving its id in the store.
@@ -240,6 +198,12 @@ pub fn enqueue(control: &RunControl, store: &Store, trigger: Trigger) {
     }
 }
 
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::debug!(error = %e, "cannot notify systemd");
+    }
+}
+
 fn watchdog_task() -> Option<tokio::task::JoinHandle<()>> {
     let mut usec = 0u64;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
@@ -248,33 +212,50 @@ fn watchdog_task() -> Option<tokio::task::JoinHandle<()>> {
     let period = Duration::from_micros(usec / 2);
     Some(tokio::spawn(async move {
         loop {
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            notify(&[sd_notify::NotifyState::Watchdog]);
             tokio::time::sleep(period).await;
         }
     }))
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; reloads the config on each SIGHUP meanwhile.
+async fn wait_for_stop(state: &AppState) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         match (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(mut term), Ok(mut int)) => {
+            (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
                 tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+                    _ = term.recv() => return,
+                    _ = int.recv() => return,
+                    _ = hup.recv() => reload(state).await,
                 }
-            }
+            },
             _ => {
+                tracing::warn!("cannot listen for signals; stopping on Ctrl-C only");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = state;
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn reload(state: &AppState) {
+    tracing::info!("SIGHUP: reloading the config");
+    let reloading = sd_notify::NotifyState::monotonic_usec_now();
+    match reloading {
+        Ok(usec) => notify(&[sd_notify::NotifyState::Reloading, usec]),
+        Err(e) => tracing::debug!(error = %e, "no monotonic clock for systemd"),
+    }
+    // The outcome is logged and recorded by `reload` itself.
+    let _ = state.reload().await;
+    notify(&[sd_notify::NotifyState::Ready]);
 }

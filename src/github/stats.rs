@@ -20,7 +20,11 @@ pub struct RequestStats {
     limit: AtomicI64,
     reset: AtomicI64,
     by_route: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Tells one client's counters from another's (e.g. after a config reload).
+    id: u64,
 }
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -70,7 +74,10 @@ impl StatsSnapshot {
 impl RequestStats {
     /// New counters; gauges start at -1 (unknown).
     pub fn new() -> Self {
-        let s = RequestStats::default();
+        let s = RequestStats {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            ..RequestStats::default()
+        };
         s.remaining.store(-1, Ordering::Relaxed);
         s.used.store(-1, Ordering::Relaxed);
         s.limit.store(-1, Ordering::Relaxed);
@@ -143,6 +150,11 @@ impl RequestStats {
             limit: self.limit.load(Ordering::Relaxed),
             reset: self.reset.load(Ordering::Relaxed),
         }
+    }
+
+    /// Which counters these are: unique per [`RequestStats::new`] in this process.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Requests by (method, route template, status); status 0 = no response.

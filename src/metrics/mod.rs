@@ -46,8 +46,23 @@ pub struct Metrics {
     pub last_success: Gauge,
     /// Whether a run is in progress.
     pub run_in_progress: IntGauge,
-    seen_requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// The loaded config's hash (one series, value 1).
+    pub config_info: IntGaugeVec,
+    /// Unix time at which the running config was loaded.
+    pub config_loaded: Gauge,
+    /// 1 when the last reload (SIGHUP) took the new config, 0 when it was refused.
+    pub config_reload_ok: IntGauge,
+    /// Reloads, by outcome (`applied`, `refused`).
+    pub config_reloads: IntCounterVec,
+    /// Per GitHub client (see [`RequestStats::id`]): the counts already added.
+    seen_requests: Mutex<Vec<(u64, RouteCounts)>>,
 }
+
+type RouteCounts = BTreeMap<(String, String, u16), u64>;
+
+/// Clients whose counts are remembered (the current one, and one still running after a
+/// reload replaced it, with room to spare).
+const CLIENTS_REMEMBERED: usize = 4;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,7 +132,32 @@ impl Metrics {
             "1 if the last run could read from GitHub, 0 if every read failed (unreachable, 5xx, bad token).",
         )?;
         r.register(Box::new(github_up.clone()))?;
+        let config_loaded = Gauge::new(
+            "fleet_config_loaded_timestamp_seconds",
+            "Unix time at which fleetd loaded the config it runs.",
+        )?;
+        r.register(Box::new(config_loaded.clone()))?;
+        let config_reload_ok = IntGauge::new(
+            "fleet_config_last_reload_successful",
+            "1 if the last config reload (SIGHUP) was applied, 0 if the new config was refused.",
+        )?;
+        r.register(Box::new(config_reload_ok.clone()))?;
+        config_reload_ok.set(1);
         Ok(Metrics {
+            config_info: gauge_vec(
+                &r,
+                "fleet_config_info",
+                "The config fleetd runs (value 1): SHA-256 of the file and its templates.",
+                &["hash"],
+            )?,
+            config_loaded,
+            config_reload_ok,
+            config_reloads: counter(
+                &r,
+                "fleet_config_reloads_total",
+                "Config reloads asked for with SIGHUP, by outcome (applied, refused).",
+                &["outcome"],
+            )?,
             github_up,
             repo_errors: counter(
                 &r,
@@ -191,18 +231,30 @@ impl Metrics {
             last_success,
             run_in_progress,
             registry: r,
-            seen_requests: Mutex::new(BTreeMap::new()),
+            seen_requests: Mutex::new(Vec::new()),
         })
     }
 
     /// Brings the GitHub request counters and rate-limit gauges up to date from a client's
-    /// stats (counters only ever grow by the difference since the last call).
+    /// stats (counters only ever grow by the difference since the last call for that client;
+    /// a new client, e.g. after a config reload, adds all of its own counts).
     pub fn observe_github(&self, stats: &RequestStats) {
         let now = stats.by_route();
-        let mut seen = match self.seen_requests.lock() {
+        let mut clients = match self.seen_requests.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let idx = match clients.iter().position(|(id, _)| *id == stats.id()) {
+            Some(i) => i,
+            None => {
+                if clients.len() >= CLIENTS_REMEMBERED {
+                    clients.remove(0);
+                }
+                clients.push((stats.id(), RouteCounts::new()));
+                clients.len() - 1
+            }
+        };
+        let seen = &mut clients[idx].1;
         for (key, count) in now {
             let before = seen.get(&key).copied().unwrap_or(0);
             if count > before {
@@ -224,6 +276,22 @@ impl Metrics {
         if snap.used >= 0 {
             self.rate_limit_used.set(snap.used);
         }
+    }
+
+    /// Records the config now running: its hash and load time.
+    pub fn config_loaded(&self, hash: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.config_info.reset();
+        self.config_info.with_label_values(&[hash]).set(1);
+        self.config_loaded
+            .set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Records the outcome of a reload.
+    pub fn config_reloaded(&self, applied: bool) {
+        self.config_reload_ok.set(i64::from(applied));
+        self.config_reloads
+            .with_label_values(&[if applied { "applied" } else { "refused" }])
+            .inc();
     }
 
     /// The Prometheus text exposition.

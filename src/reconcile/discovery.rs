@@ -127,6 +127,9 @@ impl Engine {
         let mut srcs = sources::sources(&self.config, &inventories);
         drop(inventories);
         if !only.is_empty() {
+            if let Some(e) = sources::unknown_keys(only, &srcs, &found.unknown) {
+                return Err(RunError::UnknownProjects(e));
+            }
             srcs.retain(|s| only.iter().any(|p| p == &s.key));
         }
         sources::enrich(&self.config, &self.dss, &mut srcs).await;

@@ -12,14 +12,12 @@ use super::status::RunError;
 use crate::api::Health;
 use crate::apply::{ApplyContext, RepoResult};
 use crate::config::{Config, GithubAuth};
-use crate::daemon::{RunEngine, RunResult, Trigger};
 use crate::desired::SourceObject;
 use crate::dss::DssClient;
 use crate::github::{GithubAuthSecret, GithubClient, GithubOptions, PacingLimits, StatsSnapshot};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{RunCounts, Store};
-use futures::future::BoxFuture;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -376,47 +374,6 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join("; "),
         ))
-    }
-}
-
-impl RunEngine for Engine {
-    fn run<'a>(
-        &'a self,
-        run_id: i64,
-        trigger: &'a Trigger,
-        cancel: watch::Receiver<bool>,
-    ) -> BoxFuture<'a, RunResult> {
-        Box::pin(async move {
-            let store = self.store.clone();
-            let progress: ProgressFn = Arc::new(move |p: &Progress| {
-                let _ = store.update_run_progress(
-                    run_id,
-                    &p.counts,
-                    p.requests as i64,
-                    p.charged as i64,
-                );
-                let _ = store.set_run_phase(run_id, &format!("{} {}/{}", p.phase, p.done, p.total));
-            });
-            let report = Engine::run(
-                self,
-                RunOptions {
-                    run_id: Some(run_id),
-                    dry_run: false,
-                    projects: trigger.projects.clone(),
-                    progress: Some(progress),
-                    cancel: Some(cancel),
-                },
-            )
-            .await;
-            RunResult {
-                status: report.status.to_string(),
-                counts: report.counts.clone(),
-                requests: report.requests as i64,
-                points: report.charged as i64,
-                summary: report.summary.clone(),
-                error: report.error.clone(),
-            }
-        })
     }
 }
 

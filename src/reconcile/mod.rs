@@ -1,6 +1,6 @@
 //! reconcile: one run, wiring the stages — discover (DSS) → desire → observe (GitHub) → plan →
 //! guard → apply → record (SQLite, metrics). Used in-process by `fleetctl plan` and
-//! `fleetctl reconcile --local`, and by the daemon through [`crate::daemon::RunEngine`].
+//! `fleetctl reconcile --local`, and by the daemon through [`crate::daemon::AppState`].
 //!
 //! | module | phase |
 //! |---|---|

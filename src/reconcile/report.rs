@@ -24,6 +24,8 @@ pub struct RunReport {
     pub duration_seconds: f64,
     pub summary: String,
     pub error: Option<String>,
+    /// The cause label of the failure that failed the run ([`RunError::cause`]), if any.
+    pub cause: Option<&'static str>,
 }
 
 /// Everything a report is made from.
@@ -112,6 +114,7 @@ pub fn report(f: RunFacts) -> RunReport {
         duration_seconds: f.duration_seconds,
         summary,
         error,
+        cause: f.fatal.as_ref().map(RunError::cause),
         results: if f.dry_run { Vec::new() } else { f.results },
         plan: f.plan,
     }

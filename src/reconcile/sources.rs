@@ -33,6 +33,37 @@ pub async fn discover_all(config: &Config, clients: &[DssClient]) -> Vec<NodeInv
     futures::future::join_all(futs).await
 }
 
+/// When a run is limited to `requested` keys: an error naming each key that matches no
+/// discovered (and not filtered-out) project or plugin, so a typo is not an empty success.
+pub fn unknown_keys(
+    requested: &[String],
+    srcs: &[SourceObject],
+    unknown_nodes: &[crate::plan::UnknownNode],
+) -> Option<String> {
+    let unknown: Vec<&str> = requested
+        .iter()
+        .filter(|k| !srcs.iter().any(|s| &s.key == *k))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    let mut msg = format!(
+        "no DSS project or dev plugin has the key {} (keys are case-sensitive; a key left out by the node's include/exclude patterns or tags does not count)",
+        unknown.join(", ")
+    );
+    if !unknown_nodes.is_empty() {
+        let nodes: std::collections::BTreeSet<&str> =
+            unknown_nodes.iter().map(|b| b.node.as_str()).collect();
+        let nodes: Vec<&str> = nodes.into_iter().collect();
+        msg.push_str(&format!(
+            "; DSS node(s) {} could not be listed, the key may be there",
+            nodes.join(", ")
+        ));
+    }
+    Some(msg)
+}
+
 /// The sources of the nodes whose discovery is known.
 pub fn sources(config: &Config, inventories: &[NodeInventory]) -> Vec<SourceObject> {
     let mut out = Vec::new();

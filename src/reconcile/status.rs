@@ -69,6 +69,9 @@ pub enum RunError {
     /// Every configured DSS node's discovery was unknown.
     #[error("discovery failed on every DSS node: {0}")]
     AllDiscoveryUnknown(String),
+    /// The run was limited to keys that match no project or plugin (nothing was done).
+    #[error("{0}")]
+    UnknownProjects(String),
 }
 
 impl RunError {
@@ -85,6 +88,7 @@ impl RunError {
         match self {
             RunError::Store { .. } | RunError::Journal { .. } => "store",
             RunError::AllDiscoveryUnknown(_) => "discovery",
+            RunError::UnknownProjects(_) => "unknown_project",
         }
     }
 }

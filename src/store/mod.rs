@@ -5,16 +5,20 @@
 mod drift;
 mod etag;
 mod journal;
+mod lock;
 mod migrations;
 mod resources;
+mod retention;
 mod runs;
 mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
 pub use etag::CachedResponse;
 pub use journal::{JournalEntry, JournalState};
+pub use lock::{lock_path, this_command, LockError, StateLock};
 pub use migrations::SCHEMA_VERSION;
 pub use resources::{RepoRecord, ResourceRecord};
+pub use retention::{Pruned, Retention};
 pub use runs::{RunCounts, RunRecord};
 pub use tombstones::Tombstone;
 

@@ -125,6 +125,8 @@ pub struct Fleet {
     pub listen_port: u16,
     /// `daemon.schedule`.
     pub schedule: String,
+    /// `daemon.run_at_start` (off here: tests, bench and chaos trigger the runs they measure).
+    pub run_at_start: bool,
     /// `daemon.log_format` and `daemon.log_level`, when set.
     pub log_format: Option<String>,
     pub log_level: Option<String>,
@@ -264,6 +266,7 @@ impl Fleet {
             secrets: spec.secrets,
             listen_port: 0,
             schedule: "0 */10 * * * *".into(),
+            run_at_start: false,
             log_format: None,
             log_level: None,
             dss_timeout: None,
@@ -292,6 +295,7 @@ impl Fleet {
 listen = "127.0.0.1:{port}"
 state_path = "state.db"
 schedule = "{schedule}"
+run_at_start = {run_at_start}
 api_token = {{ file = "api-token" }}
 {log_format}{log_level}
 [[dss]]
@@ -318,6 +322,7 @@ time_scale = {time_scale}
 "#,
             port = self.listen_port,
             schedule = self.schedule,
+            run_at_start = self.run_at_start,
             log_format = opt("log_format", &self.log_format),
             log_level = opt("log_level", &self.log_level),
             dss = self.dss.url,
