@@ -322,4 +322,32 @@ mod tests {
         );
         assert!(text.contains("fleet_repo_info{"));
     }
+
+    #[test]
+    fn a_replaced_github_client_adds_all_its_requests() {
+        let m = Metrics::new().unwrap();
+        let count = |m: &Metrics| {
+            m.github_requests
+                .with_label_values(&["GET", "/orgs/{org}/repos", "200"])
+                .get()
+        };
+        let old = RequestStats::new();
+        for _ in 0..5 {
+            old.record("GET", "/orgs/{org}/repos", 200, false);
+        }
+        m.observe_github(&old);
+        m.observe_github(&old);
+        assert_eq!(count(&m), 5);
+        // After a reload: a new client with fewer requests of its own, while the old one
+        // still finishes a run; both are counted, once each.
+        let new = RequestStats::new();
+        for _ in 0..3 {
+            new.record("GET", "/orgs/{org}/repos", 200, false);
+        }
+        m.observe_github(&new);
+        old.record("GET", "/orgs/{org}/repos", 200, false);
+        m.observe_github(&old);
+        m.observe_github(&new);
+        assert_eq!(count(&m), 9);
+    }
 }
