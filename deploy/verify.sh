@@ -102,7 +102,8 @@ check_config() { # name config-file
   mkdir -p "$d/templates"
   cp "$2" "$d/fleet.toml"
   cp config/templates/* "$d/templates/"
-  "$FLEETCTL_BIN" config check --config "$d/fleet.toml"
+  # The secret sources are read on the machine that runs fleetd (its credentials), not here.
+  "$FLEETCTL_BIN" config check --skip-secrets --config "$d/fleet.toml"
 }
 check_config systemd deploy/systemd/fleet.toml
 check_config kubernetes-base deploy/kubernetes/base/config/fleet.toml
