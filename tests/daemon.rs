@@ -21,12 +21,6 @@ impl Drop for Daemon {
 }
 
 async fn start_daemon(f: &Fleet, port: u16) -> Daemon {
-    // These tests trigger every run themselves.
-    let text = std::fs::read_to_string(&f.config_path).unwrap();
-    if !text.contains("run_at_start") {
-        let text = text.replacen("[daemon]\n", "[daemon]\nrun_at_start = false\n", 1);
-        std::fs::write(&f.config_path, text).unwrap();
-    }
     let child = Command::new(env!("CARGO_BIN_EXE_fleetd"))
         .arg("--config")
         .arg(&f.config_path)

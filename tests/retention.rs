@@ -117,7 +117,7 @@ async fn the_configured_retention_is_applied_after_a_local_reconcile() {
     let runs = f.store().list_runs(100).unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[0].id, 4);
-    let c = rusqlite::Connection::open(f.dir.path().join("state.db")).unwrap();
+    let c = rusqlite::Connection::open(f.dir.as_path().join("state.db")).unwrap();
     let journal: i64 = c
         .query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))
         .unwrap();

@@ -58,7 +58,7 @@ impl Daemon {
 
 /// Starts fleetd on `f`'s config (listening on `port`), its stderr in a log file.
 async fn start(f: &Fleet, port: u16, name: &str) -> Daemon {
-    let log = f.dir.path().join(format!("{name}.log"));
+    let log = f.dir.as_path().join(format!("{name}.log"));
     let child = Command::new(env!("CARGO_BIN_EXE_fleetd"))
         .arg("--config")
         .arg(&f.config_path)
@@ -89,10 +89,6 @@ fn edit_config(f: &Fleet, from: &str, to: &str) {
     let text = std::fs::read_to_string(&f.config_path).unwrap();
     assert!(text.contains(from), "{from:?} not in the config");
     std::fs::write(&f.config_path, text.replacen(from, to, 1)).unwrap();
-}
-
-fn no_run_at_start(f: &Fleet) {
-    edit_config(f, "[daemon]\n", "[daemon]\nrun_at_start = false\n");
 }
 
 async fn post(d: &Daemon, path: &str, body: Value) -> reqwest::Response {
@@ -148,6 +144,7 @@ fn variable_everywhere(f: &Fleet, name: &str) -> Vec<String> {
 async fn runs_at_start_and_shows_the_next_scheduled_run() {
     let mut f = Fleet::start(4, 0, roomy_github(), "").await;
     let port = free_port();
+    f.run_at_start = true;
     f.listen_on(port);
     let d = start(&f, port, "fleetd").await;
     // No POST: the start-up run converges the fleet on its own.
@@ -186,7 +183,6 @@ async fn sighup_applies_a_good_config_and_refuses_a_broken_one() {
     let mut f = Fleet::start(3, 0, roomy_github(), "").await;
     let port = free_port();
     f.listen_on(port);
-    no_run_at_start(&f);
     let d = start(&f, port, "fleetd").await;
     let first = reconcile(&d, json!({})).await;
     assert_eq!(first["run"]["status"], "succeeded", "{first}");
@@ -269,7 +265,6 @@ async fn plan_warns_when_the_daemon_runs_another_config() {
     let mut f = Fleet::start(2, 0, roomy_github(), "").await;
     let port = free_port();
     f.listen_on(port);
-    no_run_at_start(&f);
     let d = start(&f, port, "fleetd").await;
     let plan = |f: &Fleet| {
         Command::new(env!("CARGO_BIN_EXE_fleetctl"))
@@ -309,7 +304,6 @@ async fn concurrent_plans_are_coalesced() {
     let mut f = Fleet::start(10, 0, gh, "").await;
     let port = free_port();
     f.listen_on(port);
-    no_run_at_start(&f);
     let d = start(&f, port, "fleetd").await;
     let done = reconcile(&d, json!({})).await;
     assert_eq!(done["run"]["status"], "succeeded", "{done}");
@@ -342,7 +336,6 @@ async fn an_unknown_project_key_is_an_error_naming_it() {
     let mut f = Fleet::start(2, 0, roomy_github(), "").await;
     let port = free_port();
     f.listen_on(port);
-    no_run_at_start(&f);
     let fleetctl = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_fleetctl"))
             .args(args)
@@ -384,6 +377,7 @@ async fn an_unknown_project_key_is_an_error_naming_it() {
 async fn logs_off_a_terminal_are_plain_and_quiet() {
     let mut f = Fleet::start(2, 0, roomy_github(), "").await;
     let port = free_port();
+    f.run_at_start = true;
     f.listen_on(port);
     let d = start(&f, port, "fleetd").await;
     wait_for("the start-up run", async || {

@@ -16,7 +16,7 @@ fn reconcile_local(f: &Fleet) -> Command {
 
 /// Waits until the lock file names a holder with `pid`.
 fn wait_for_holder(f: &Fleet, pid: u32) {
-    let lock = f.dir.path().join("state.db.lock");
+    let lock = f.dir.as_path().join("state.db.lock");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&lock).unwrap_or_default();
