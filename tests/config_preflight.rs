@@ -170,7 +170,7 @@ fn an_unset_or_blank_environment_secret_is_an_error() {
     let (code, err) = fleetctl_check(&p);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains(&place(&p, 9, 1, "dss.api_key")) && err.contains("empty"),
+        err.contains(&place(&p, 9, 1, "dss.api_key")) && err.contains("only whitespace"),
         "{err}"
     );
 }

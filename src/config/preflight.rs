@@ -103,7 +103,7 @@ BLANK = { file = "blank" }
             "{text:#?}"
         );
         assert!(
-            text[2].contains(":14:1: `repo.secrets.BLANK`") && text[2].contains("empty"),
+            text[2].contains(":14:1: `repo.secrets.BLANK`") && text[2].contains("only whitespace"),
             "{text:#?}"
         );
     }
