@@ -320,9 +320,15 @@ impl Engine {
         if !needed {
             return;
         }
-        if let Err(e) =
-            record::record_repo(&self.store, ctx.apply.run_id, spec, p, result, obs, last)
-        {
+        let run = record::RepoRun {
+            run_id: ctx.apply.run_id,
+            spec,
+            plan: p,
+            result,
+            obs,
+            last,
+        };
+        if let Err(e) = record::record_repo(&self.store, &run) {
             let full = spec.full_name();
             tracing::warn!(repo = %full, stage = "record", error = %e, "repo failed");
             self.observer.repo_failed(Stage::Record, "store");

@@ -103,6 +103,15 @@ pub fn pacing_limits(p: &crate::config::PacingConfig) -> PacingLimits {
     }
 }
 
+/// What the converge passes produced.
+struct Passes {
+    /// Each repo's final outcome.
+    results: Vec<RepoResult>,
+    /// Repos that failed outright.
+    failed: BTreeSet<String>,
+    interrupted: bool,
+}
+
 /// Reports progress: the phase, the repos done, the step counts so far and the requests.
 struct ProgressReporter<'a> {
     engine: &'a Engine,
@@ -265,46 +274,11 @@ impl Engine {
             cancel: opts.cancel.clone(),
             store_fault: Mutex::new(None),
         };
-        progress.report("repos", 0, total, None);
-        let on_done =
-            |done: usize, r: Option<&RepoResult>| progress.report("repos", done, total, r);
-        let first = self.converge(&ctx, sources, &on_done).await;
-        if !opts.dry_run {
-            self.observer.github_reachable(github_reachability(&first));
-        }
-        let mut interrupted = first.interrupted;
-        let mut failed: BTreeSet<String> = first.errors.iter().map(|e| e.repo.clone()).collect();
-        plan.errors.extend(first.errors);
-        plan.repos.extend(
-            first
-                .plans
-                .into_iter()
-                .filter(|p| !p.steps.is_empty() || !p.drift.is_empty()),
-        );
-        // A repo whose first pass applied something has not failed outright, whatever its
-        // retry does.
-        let progressed: BTreeSet<String> = first
-            .results
-            .iter()
-            .filter(|r| !report::wholly_failed(r))
-            .map(|r| r.repo.clone())
-            .collect();
-        let mut results = first.results;
-        if self.should_retry(opts, &ctx, &first.retry, interrupted) {
-            let second = self.retry_round(&ctx, first.retry).await;
-            interrupted |= second.interrupted;
-            failed.extend(second.errors.iter().map(|e| e.repo.clone()));
-            plan.errors.extend(second.errors);
-            // The second pass's outcome is the repo's outcome.
-            results.retain(|r| !second.results.iter().any(|s| s.repo == r.repo));
-            results.extend(second.results);
-        }
-        failed.extend(
-            results
-                .iter()
-                .filter(|r| report::wholly_failed(r) && !progressed.contains(&r.repo))
-                .map(|r| r.repo.clone()),
-        );
+        let passes = self
+            .converge_passes(opts, &ctx, progress, sources, plan)
+            .await;
+        let (mut results, failed, mut interrupted) =
+            (passes.results, passes.failed, passes.interrupted);
         plan.repos.sort_by(|a, b| a.repo.cmp(&b.repo));
         plan.repos
             .extend(removals.allowed.iter().map(|r| r.plan.clone()));
@@ -332,6 +306,63 @@ impl Engine {
             stats: StatsSnapshot::default(),
             duration_seconds: 0.0,
         })
+    }
+
+    /// The first pass over every repo, and the retry round for repos with a failed step.
+    async fn converge_passes(
+        &self,
+        opts: &RunOptions,
+        ctx: &PassContext<'_>,
+        progress: &ProgressReporter<'_>,
+        sources: Vec<(SourceObject, String)>,
+        plan: &mut Plan,
+    ) -> Passes {
+        let total = sources.len();
+        progress.report("repos", 0, total, None);
+        let on_done =
+            |done: usize, r: Option<&RepoResult>| progress.report("repos", done, total, r);
+        let first = self.converge(ctx, sources, &on_done).await;
+        if !opts.dry_run {
+            self.observer.github_reachable(github_reachability(&first));
+        }
+        let mut interrupted = first.interrupted;
+        let mut failed: BTreeSet<String> = first.errors.iter().map(|e| e.repo.clone()).collect();
+        plan.errors.extend(first.errors);
+        plan.repos.extend(
+            first
+                .plans
+                .into_iter()
+                .filter(|p| !p.steps.is_empty() || !p.drift.is_empty()),
+        );
+        // A repo whose first pass applied something has not failed outright, whatever its
+        // retry does.
+        let progressed: BTreeSet<String> = first
+            .results
+            .iter()
+            .filter(|r| !report::wholly_failed(r))
+            .map(|r| r.repo.clone())
+            .collect();
+        let mut results = first.results;
+        if self.should_retry(opts, ctx, &first.retry, interrupted) {
+            let second = self.retry_round(ctx, first.retry).await;
+            interrupted |= second.interrupted;
+            failed.extend(second.errors.iter().map(|e| e.repo.clone()));
+            plan.errors.extend(second.errors);
+            // The second pass's outcome is the repo's outcome.
+            results.retain(|r| !second.results.iter().any(|s| s.repo == r.repo));
+            results.extend(second.results);
+        }
+        failed.extend(
+            results
+                .iter()
+                .filter(|r| report::wholly_failed(r) && !progressed.contains(&r.repo))
+                .map(|r| r.repo.clone()),
+        );
+        Passes {
+            results,
+            failed,
+            interrupted,
+        }
     }
 
     fn should_retry(

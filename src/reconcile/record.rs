@@ -4,140 +4,195 @@
 use crate::apply::{Outcome, RepoResult};
 use crate::desired::{RepoSpec, SourceObject};
 use crate::observe::ObservedRepo;
-use crate::plan::{desired_resources, Kind, LastApplied, RepoError, RepoPlan};
+use crate::plan::{desired_resources, DesiredResource, Kind, LastApplied, RepoError, RepoPlan};
 use crate::store::{now_text, NewDriftEvent, RepoRecord, ResourceRecord, Store};
 use std::collections::BTreeMap;
 
-/// Records one managed repo after its apply (or after a no-op).
-pub fn record_repo(
-    store: &Store,
-    run_id: Option<i64>,
-    spec: &RepoSpec,
-    plan: &RepoPlan,
-    result: Option<&RepoResult>,
-    obs: &ObservedRepo,
-    last: &LastApplied,
-) -> Result<(), crate::store::StoreError> {
-    let full = spec.full_name();
-    let outcomes: BTreeMap<&str, &Outcome> = result
-        .map(|r| {
-            r.results
-                .iter()
-                .map(|s| (s.step.address.as_str(), &s.outcome))
-                .collect()
-        })
-        .unwrap_or_default();
-    let unrepaired: Vec<&str> = plan
-        .drift
-        .iter()
-        .filter(|d| !d.repair)
-        .map(|d| d.address.as_str())
-        .collect();
-    let now = now_text();
-    let mut recs = Vec::new();
-    for res in desired_resources(spec) {
-        let kind = res.kind();
-        let fp = res.fingerprint;
-        let address = res.address;
-        let (prev_fp, prev_remote) = last
-            .by_address
-            .get(address.as_str())
-            .cloned()
-            .unwrap_or((None, None));
-        let planned = plan.steps.iter().any(|s| s.address == address);
-        let (applied_fp, applied_at, status, error) = if unrepaired.contains(&address.as_str()) {
-            (prev_fp.clone(), None, "drifted", None)
-        } else if !planned && matches!(kind, Kind::PullRequest | Kind::BranchFiles) {
-            let branch = address.item_name().unwrap_or("");
-            let prev_unconfirmed = last.unconfirmed.contains(address.as_str());
-            match crate::plan::unplanned_status(spec, obs, branch, prev_unconfirmed) {
-                "in_sync" => (Some(fp.clone()), None, "in_sync", None),
-                status => (prev_fp.clone(), None, status, None),
-            }
-        } else if !planned && kind == Kind::DssPush {
-            // A push is done once; not planned means done before, or not possible yet.
-            let status = if prev_fp.is_some() {
-                "in_sync"
-            } else {
-                "pending"
-            };
-            (prev_fp.clone(), None, status, None)
-        } else if !planned {
-            // Nothing to do: GitHub holds the desired value.
-            (Some(fp.clone()), None, "in_sync", None)
-        } else {
-            match outcomes.get(address.as_str()) {
-                // A proposal is applied when opened; it is in sync once merged.
-                Some(Outcome::Ok) if kind == Kind::PullRequest => {
-                    (Some(fp.clone()), Some(now.clone()), "pending", None)
-                }
-                Some(Outcome::Ok) => (Some(fp.clone()), Some(now.clone()), "in_sync", None),
-                Some(Outcome::Failed(m)) => (prev_fp.clone(), None, "error", Some(m.clone())),
-                Some(Outcome::Skipped(m)) => (prev_fp.clone(), None, "pending", Some(m.clone())),
-                None => (prev_fp.clone(), None, "pending", None),
-            }
-        };
-        let remote_updated_at = if kind == Kind::Secret {
-            let name = address.item_name().unwrap_or("");
-            result
-                .and_then(|r| r.secrets_updated_at.get(name).cloned())
-                .or(prev_remote)
-                .or_else(|| {
-                    obs.secrets
-                        .get(name)
-                        .map(|u| u.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                })
-        } else {
-            None
-        };
-        recs.push(ResourceRecord {
-            address: address.to_string(),
-            repo: full.clone(),
-            kind: kind.to_string(),
-            desired_fp: Some(fp),
-            applied_fp,
-            observed_fp: None,
-            applied_at,
-            remote_updated_at,
-            status: status.to_string(),
-            last_error: error,
-            updated_at: now.clone(),
-        });
+/// What one repo's run produced, as the record reads it.
+pub struct RepoRun<'a> {
+    pub run_id: Option<i64>,
+    pub spec: &'a RepoSpec,
+    pub plan: &'a RepoPlan,
+    pub result: Option<&'a RepoResult>,
+    pub obs: &'a ObservedRepo,
+    pub last: &'a LastApplied,
+}
+
+/// A resource's state after the run: applied fingerprint, when, status, error.
+type ResourceState = (Option<String>, Option<String>, &'static str, Option<String>);
+
+impl RepoRun<'_> {
+    fn outcomes(&self) -> BTreeMap<&str, &Outcome> {
+        self.result
+            .map(|r| {
+                r.results
+                    .iter()
+                    .map(|s| (s.step.address.as_str(), &s.outcome))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
-    let failed = result.is_some_and(|r| r.failed());
-    let status = if failed {
-        "error"
-    } else if !unrepaired.is_empty() {
-        "drifted"
-    } else {
-        "synced"
-    };
-    store.upsert_repo(&RepoRecord {
-        name: full.clone(),
-        owner: spec.owner.clone(),
-        source_kind: spec.source.kind.as_str().to_string(),
-        node: spec.source.node.clone(),
-        source_key: spec.source.key.clone(),
-        status: status.to_string(),
-        drifted: !unrepaired.is_empty(),
-        last_error: result.and_then(|r| r.first_error()),
-        last_run_id: run_id,
-        created_at: now.clone(),
-        updated_at: now.clone(),
-    })?;
-    store.upsert_resources(&recs)?;
-    let events: Vec<NewDriftEvent> = plan
-        .drift
-        .iter()
-        .map(|d| NewDriftEvent {
-            run_id,
-            repo: full.clone(),
-            address: d.address.to_string(),
-            kind: d.kind.to_string(),
-            what: d.what.clone(),
-            repaired: d.repair && matches!(outcomes.get(d.address.as_str()), Some(Outcome::Ok)),
-        })
-        .collect();
+
+    fn unrepaired(&self) -> Vec<&str> {
+        self.plan
+            .drift
+            .iter()
+            .filter(|d| !d.repair)
+            .map(|d| d.address.as_str())
+            .collect()
+    }
+
+    /// A resource that had no step this run.
+    fn unplanned(&self, res: &DesiredResource, prev_fp: Option<String>) -> ResourceState {
+        let fp = res.fingerprint.clone();
+        match res.kind() {
+            Kind::PullRequest | Kind::BranchFiles => {
+                let branch = res.address.item_name().unwrap_or("");
+                let prev_unconfirmed = self.last.unconfirmed.contains(res.address.as_str());
+                match crate::plan::unplanned_status(self.spec, self.obs, branch, prev_unconfirmed) {
+                    "in_sync" => (Some(fp), None, "in_sync", None),
+                    status => (prev_fp, None, status, None),
+                }
+            }
+            // A push is done once; not planned means done before, or not possible yet.
+            Kind::DssPush => {
+                let status = if prev_fp.is_some() {
+                    "in_sync"
+                } else {
+                    "pending"
+                };
+                (prev_fp, None, status, None)
+            }
+            // Nothing to do: GitHub holds the desired value.
+            _ => (Some(fp), None, "in_sync", None),
+        }
+    }
+
+    /// A resource that had a step, from the step's outcome.
+    fn planned(
+        &self,
+        res: &DesiredResource,
+        outcome: Option<&Outcome>,
+        prev_fp: Option<String>,
+        now: &str,
+    ) -> ResourceState {
+        let fp = res.fingerprint.clone();
+        match outcome {
+            // A proposal is applied when opened; it is in sync once merged.
+            Some(Outcome::Ok) if res.kind() == Kind::PullRequest => {
+                (Some(fp), Some(now.to_string()), "pending", None)
+            }
+            Some(Outcome::Ok) => (Some(fp), Some(now.to_string()), "in_sync", None),
+            Some(Outcome::Failed(m)) => (prev_fp, None, "error", Some(m.clone())),
+            Some(Outcome::Skipped(m)) => (prev_fp, None, "pending", Some(m.clone())),
+            None => (prev_fp, None, "pending", None),
+        }
+    }
+
+    /// GitHub's `updated_at` of a secret: read back after our write, else as last known.
+    fn secret_updated_at(&self, res: &DesiredResource, prev: Option<String>) -> Option<String> {
+        if res.kind() != Kind::Secret {
+            return None;
+        }
+        let name = res.address.item_name().unwrap_or("");
+        self.result
+            .and_then(|r| r.secrets_updated_at.get(name).cloned())
+            .or(prev)
+            .or_else(|| {
+                self.obs
+                    .secrets
+                    .get(name)
+                    .map(|u| u.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            })
+    }
+
+    fn resource_records(&self, now: &str) -> Vec<ResourceRecord> {
+        let outcomes = self.outcomes();
+        let unrepaired = self.unrepaired();
+        let full = self.spec.full_name();
+        let mut recs = Vec::new();
+        for res in desired_resources(self.spec) {
+            let (prev_fp, prev_remote) = self
+                .last
+                .by_address
+                .get(res.address.as_str())
+                .cloned()
+                .unwrap_or((None, None));
+            let planned = self.plan.steps.iter().any(|s| s.address == res.address);
+            let (applied_fp, applied_at, status, error) =
+                if unrepaired.contains(&res.address.as_str()) {
+                    (prev_fp, None, "drifted", None)
+                } else if planned {
+                    let outcome = outcomes.get(res.address.as_str()).copied();
+                    self.planned(&res, outcome, prev_fp, now)
+                } else {
+                    self.unplanned(&res, prev_fp)
+                };
+            recs.push(ResourceRecord {
+                address: res.address.to_string(),
+                repo: full.clone(),
+                kind: res.kind().to_string(),
+                remote_updated_at: self.secret_updated_at(&res, prev_remote),
+                desired_fp: Some(res.fingerprint),
+                applied_fp,
+                observed_fp: None,
+                applied_at,
+                status: status.to_string(),
+                last_error: error,
+                updated_at: now.to_string(),
+            });
+        }
+        recs
+    }
+
+    fn repo_record(&self, now: &str) -> RepoRecord {
+        let drifted = !self.unrepaired().is_empty();
+        let status = if self.result.is_some_and(|r| r.failed()) {
+            "error"
+        } else if drifted {
+            "drifted"
+        } else {
+            "synced"
+        };
+        let spec = self.spec;
+        RepoRecord {
+            name: spec.full_name(),
+            owner: spec.owner.clone(),
+            source_kind: spec.source.kind.as_str().to_string(),
+            node: spec.source.node.clone(),
+            source_key: spec.source.key.clone(),
+            status: status.to_string(),
+            drifted,
+            last_error: self.result.and_then(|r| r.first_error()),
+            last_run_id: self.run_id,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+
+    fn drift_events(&self) -> Vec<NewDriftEvent> {
+        let outcomes = self.outcomes();
+        self.plan
+            .drift
+            .iter()
+            .map(|d| NewDriftEvent {
+                run_id: self.run_id,
+                repo: self.spec.full_name(),
+                address: d.address.to_string(),
+                kind: d.kind.to_string(),
+                what: d.what.clone(),
+                repaired: d.repair && matches!(outcomes.get(d.address.as_str()), Some(Outcome::Ok)),
+            })
+            .collect()
+    }
+}
+
+/// Records one managed repo after its apply (or after a no-op).
+pub fn record_repo(store: &Store, run: &RepoRun<'_>) -> Result<(), crate::store::StoreError> {
+    let now = now_text();
+    store.upsert_repo(&run.repo_record(&now))?;
+    store.upsert_resources(&run.resource_records(&now))?;
+    let events = run.drift_events();
     if !events.is_empty() {
         store.record_drift(&events)?;
     }
