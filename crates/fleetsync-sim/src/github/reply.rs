@@ -145,7 +145,25 @@ pub fn paginate(
     let last = total.div_ceil(pq.per_page).max(1);
     let start = (pq.page - 1).saturating_mul(pq.per_page);
     let page_items: Vec<Value> = items.into_iter().skip(start).take(pq.per_page).collect();
-    let url = |p: usize| format!("<{base_url}{path}?per_page={}&page={p}>", pq.per_page);
+    (page_items, page_links(base_url, path, "", pq, last))
+}
+
+/// The `Link` header of page `pq` of `last` pages, with absolute URLs; `extra` (empty, or
+/// `key=value&…&`) is kept in every link before `per_page` and `page`, as GitHub keeps a
+/// list's filters.
+pub fn page_links(
+    base_url: &str,
+    path: &str,
+    extra: &str,
+    pq: PageQuery,
+    last: usize,
+) -> Option<HeaderValue> {
+    let url = |p: usize| {
+        format!(
+            "<{base_url}{path}?{extra}per_page={}&page={p}>",
+            pq.per_page
+        )
+    };
     let mut parts = Vec::new();
     if pq.page > 1 {
         parts.push(format!("{}; rel=\"prev\"", url(pq.page - 1)));
@@ -157,12 +175,11 @@ pub fn paginate(
     if pq.page > 1 {
         parts.push(format!("{}; rel=\"first\"", url(1)));
     }
-    let link = if parts.is_empty() {
+    if parts.is_empty() {
         None
     } else {
         HeaderValue::from_str(&parts.join(", ")).ok()
-    };
-    (page_items, link)
+    }
 }
 
 /// One page of a counted list (`{"total_count": n, "<key>": [...]}`) with its `Link` header,

@@ -4,7 +4,7 @@
 
 use super::reply::*;
 use super::routes_repos::writable_repo;
-use super::state::{SecretRec, VarRec};
+use super::state::{Repo, SecretRec, VarRec};
 use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -14,7 +14,7 @@ use axum::Router;
 use base64::Engine;
 use chrono::Utc;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Shared>> {
@@ -71,6 +71,40 @@ async fn public_key(
     ))
 }
 
+/// One page of a repo's secrets, variables or environments: 404 for a missing repo; `items`
+/// renders the list (given the API's base URL and the repo), answered as `{"total_count",
+/// key: [...]}` with `per_page` defaulting to `per_page.0` and capped at `per_page.1`, and
+/// links to `/repos/{full}{suffix}`.
+pub(super) fn repo_list(
+    shared: &Shared,
+    (owner, repo): (&str, &str),
+    q: &HashMap<String, String>,
+    (key, suffix, per_page): (&str, &str, (usize, usize)),
+    items: impl Fn(&str, &Repo) -> Vec<Value>,
+) -> Reply {
+    let st = shared.lock();
+    let r = st.repo(owner, repo).ok_or_else(not_found)?;
+    let pq = PageQuery::from_query(q, per_page.0, per_page.1);
+    let path = format!("/repos/{}{suffix}", r.full_name());
+    let list = items(&shared.base_url, r);
+    Ok(counted_page(list, key, pq, &shared.base_url, &path))
+}
+
+/// One secret or variable of a repo: names are case-insensitive (kept upper-cased); 404 for
+/// a missing repo or name.
+fn named_item<T>(
+    shared: &Shared,
+    (owner, repo, name): (&str, &str, &str),
+    items: impl Fn(&Repo) -> &BTreeMap<String, T>,
+    render: impl Fn(&str, &T) -> Value,
+) -> Reply {
+    let st = shared.lock();
+    let r = st.repo(owner, repo).ok_or_else(not_found)?;
+    let upper = name.to_ascii_uppercase();
+    let item = items(r).get(&upper).ok_or_else(not_found)?;
+    Ok(json_reply(StatusCode::OK, render(&upper, item)))
+}
+
 fn secret_json(name: &str, s: &SecretRec) -> Value {
     json!({"name": name, "created_at": ts(&s.created_at), "updated_at": ts(&s.updated_at)})
 }
@@ -80,23 +114,18 @@ async fn list_secrets(
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let st = shared.lock();
-    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
-    let items: Vec<Value> = r.secrets.iter().map(|(n, s)| secret_json(n, s)).collect();
-    let pq = PageQuery::from_query(&q, 30, 100);
-    let path = format!("/repos/{}/actions/secrets", r.full_name());
-    Ok(counted_page(items, "secrets", pq, &shared.base_url, &path))
+    let list = ("secrets", "/actions/secrets", (30, 100));
+    repo_list(&shared, (&owner, &repo), &q, list, |_, r| {
+        r.secrets.iter().map(|(n, s)| secret_json(n, s)).collect()
+    })
 }
 
 async fn get_secret(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
 ) -> Reply {
-    let st = shared.lock();
-    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
-    let upper = name.to_ascii_uppercase();
-    let s = r.secrets.get(&upper).ok_or_else(not_found)?;
-    Ok(json_reply(StatusCode::OK, secret_json(&upper, s)))
+    let at = (owner.as_str(), repo.as_str(), name.as_str());
+    named_item(&shared, at, |r| &r.secrets, secret_json)
 }
 
 async fn put_secret(
@@ -180,18 +209,10 @@ async fn list_variables(
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let st = shared.lock();
-    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
-    let items: Vec<Value> = r.variables.iter().map(|(n, v)| var_json(n, v)).collect();
-    let pq = PageQuery::from_query(&q, 10, 30);
-    let path = format!("/repos/{}/actions/variables", r.full_name());
-    Ok(counted_page(
-        items,
-        "variables",
-        pq,
-        &shared.base_url,
-        &path,
-    ))
+    let list = ("variables", "/actions/variables", (10, 30));
+    repo_list(&shared, (&owner, &repo), &q, list, |_, r| {
+        r.variables.iter().map(|(n, v)| var_json(n, v)).collect()
+    })
 }
 
 async fn create_variable(
@@ -233,11 +254,8 @@ async fn get_variable(
     State(shared): State<Arc<Shared>>,
     Path((owner, repo, name)): Path<(String, String, String)>,
 ) -> Reply {
-    let st = shared.lock();
-    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
-    let upper = name.to_ascii_uppercase();
-    let v = r.variables.get(&upper).ok_or_else(not_found)?;
-    Ok(json_reply(StatusCode::OK, var_json(&upper, v)))
+    let at = (owner.as_str(), repo.as_str(), name.as_str());
+    named_item(&shared, at, |r| &r.variables, var_json)
 }
 
 async fn update_variable(

@@ -2,12 +2,13 @@
 //! tree, refs and branches. Writes under `.github/workflows/` need the Workflows permission
 //! (404 otherwise, as GitHub answers).
 
+use super::auth::Caller;
 use super::gate::CallerExt;
 use super::protect;
 use super::reply::*;
 use super::routes_compare::git_commit_json;
 use super::routes_repos::{writable, writable_repo};
-use super::state::Repo;
+use super::state::{Repo, SimState};
 use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -118,6 +119,21 @@ fn workflow_path(path: &str) -> bool {
     path.starts_with(".github/workflows/")
 }
 
+/// The repo a contents write to `path` goes to: 404 for a missing repo, and for a workflow
+/// file when the caller lacks the `workflow` scope (GitHub hides it); 403 when archived.
+fn contents_target<'a>(
+    st: &'a mut SimState,
+    (owner, repo, path): (&str, &str, &str),
+    caller: &Option<Caller>,
+) -> Result<&'a mut Repo, Response> {
+    let r = st.repo_mut(owner, repo).ok_or_else(not_found)?;
+    if workflow_path(path) && !caller.as_ref().is_some_and(|c| c.workflows) {
+        return Err(not_found());
+    }
+    writable(r)?;
+    Ok(r)
+}
+
 async fn put_content(
     State(shared): State<Arc<Shared>>,
     Extension(CallerExt(caller)): Extension<CallerExt>,
@@ -134,11 +150,7 @@ async fn put_content(
         return Err(invalid("content", "is not valid Base64"));
     };
     let mut st = shared.lock();
-    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
-    if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
-        return Err(not_found());
-    }
-    writable(r)?;
+    let r = contents_target(&mut st, (&owner, &repo, &path), &caller)?;
     let empty_repo = r.refs.is_empty();
     let b = branch.unwrap_or_else(|| r.default_branch.clone());
     let mut files = match r.branch_files(Some(&b)) {
@@ -199,11 +211,7 @@ async fn delete_content(
     let sha = req_str(&body, "sha")?;
     let branch = opt_str(&body, "branch")?;
     let mut st = shared.lock();
-    let r = st.repo_mut(&owner, &repo).ok_or_else(not_found)?;
-    if workflow_path(&path) && !caller.as_ref().is_some_and(|c| c.workflows) {
-        return Err(not_found());
-    }
-    writable(r)?;
+    let r = contents_target(&mut st, (&owner, &repo, &path), &caller)?;
     let b = branch.unwrap_or_else(|| r.default_branch.clone());
     let Some(mut files) = r.branch_files(Some(&b)).cloned() else {
         return Err(not_found_branch(&b));

@@ -3,6 +3,7 @@
 
 use super::gate::CallerExt;
 use super::reply::*;
+use super::routes_actions::repo_list;
 use super::state::EnvRec;
 use super::Shared;
 use axum::body::Bytes;
@@ -136,23 +137,14 @@ async fn list_envs(
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let st = shared.lock();
-    let r = st.repo(&owner, &repo).ok_or_else(not_found)?;
-    let full = r.full_name();
-    let items: Vec<Value> = r
-        .environments
-        .values()
-        .map(|e| env_json(&shared.base_url, &full, e))
-        .collect();
-    let pq = PageQuery::from_query(&q, 30, 100);
-    let path = format!("/repos/{full}/environments");
-    Ok(counted_page(
-        items,
-        "environments",
-        pq,
-        &shared.base_url,
-        &path,
-    ))
+    let list = ("environments", "/environments", (30, 100));
+    repo_list(&shared, (&owner, &repo), &q, list, |base, r| {
+        let full = r.full_name();
+        r.environments
+            .values()
+            .map(|e| env_json(base, &full, e))
+            .collect()
+    })
 }
 
 async fn get_env(

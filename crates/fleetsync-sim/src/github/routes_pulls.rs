@@ -246,21 +246,7 @@ fn link_with_query(
         })
         .collect();
     let last = total.div_ceil(pq.per_page).max(1);
-    let url = |p: usize| format!("<{base}{path}?{extra}per_page={}&page={p}>", pq.per_page);
-    let mut parts = Vec::new();
-    if pq.page > 1 {
-        parts.push(format!("{}; rel=\"prev\"", url(pq.page - 1)));
-    }
-    if pq.page < last {
-        parts.push(format!("{}; rel=\"next\"", url(pq.page + 1)));
-        parts.push(format!("{}; rel=\"last\"", url(last)));
-    }
-    if pq.page > 1 {
-        parts.push(format!("{}; rel=\"first\"", url(1)));
-    }
-    (!parts.is_empty())
-        .then(|| HeaderValue::from_str(&parts.join(", ")).ok())
-        .flatten()
+    page_links(base, path, &extra, pq, last)
 }
 
 async fn list_pulls(

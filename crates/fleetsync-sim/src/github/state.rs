@@ -14,20 +14,31 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// A secret as the simulator keeps it: the unsealed value and its timestamps.
+/// A named value with its timestamps: a secret (its unsealed value) or a variable.
 #[derive(Debug, Clone)]
-pub struct SecretRec {
+pub struct ValueRec {
     pub value: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// A secret as the simulator keeps it: the unsealed value and its timestamps.
+pub type SecretRec = ValueRec;
+
 /// A variable.
-#[derive(Debug, Clone)]
-pub struct VarRec {
-    pub value: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+pub type VarRec = ValueRec;
+
+/// Writes `value` under `name` (upper-cased, as GitHub keeps these names), created now when
+/// absent: a hand edit of a secret or variable.
+fn upsert_value(map: &mut BTreeMap<String, ValueRec>, name: &str, value: &str) {
+    let now = Utc::now();
+    let e = map.entry(name.to_ascii_uppercase()).or_insert(ValueRec {
+        value: String::new(),
+        created_at: now,
+        updated_at: now,
+    });
+    e.value = value.to_string();
+    e.updated_at = now;
 }
 
 /// An environment.
@@ -310,20 +321,8 @@ impl SimState {
     }
 
     pub fn set_variable(&mut self, full: &str, name: &str, value: &str) -> bool {
-        self.with_repo(full, |r| {
-            let now = Utc::now();
-            let e = r
-                .variables
-                .entry(name.to_ascii_uppercase())
-                .or_insert(VarRec {
-                    value: String::new(),
-                    created_at: now,
-                    updated_at: now,
-                });
-            e.value = value.to_string();
-            e.updated_at = now;
-        })
-        .is_some()
+        self.with_repo(full, |r| upsert_value(&mut r.variables, name, value))
+            .is_some()
     }
 
     pub fn delete_variable(&mut self, full: &str, name: &str) -> bool {
@@ -334,20 +333,8 @@ impl SimState {
     }
 
     pub fn overwrite_secret(&mut self, full: &str, name: &str, value: &str) -> bool {
-        self.with_repo(full, |r| {
-            let now = Utc::now();
-            let e = r
-                .secrets
-                .entry(name.to_ascii_uppercase())
-                .or_insert(SecretRec {
-                    value: String::new(),
-                    created_at: now,
-                    updated_at: now,
-                });
-            e.value = value.to_string();
-            e.updated_at = now;
-        })
-        .is_some()
+        self.with_repo(full, |r| upsert_value(&mut r.secrets, name, value))
+            .is_some()
     }
 
     pub fn remove_protection(&mut self, full: &str, branch: &str) -> bool {
