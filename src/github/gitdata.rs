@@ -166,13 +166,25 @@ impl GithubClient {
         branch: &str,
         sha: &str,
     ) -> Result<(), GhError> {
+        self.move_branch(owner, repo, branch, sha, false).await
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/git/refs/heads/{branch}` with `force`.
+    pub(super) async fn move_branch(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<(), GhError> {
         let path = format!(
             "/repos/{}/{}/git/refs/heads/{}",
             seg(owner),
             seg(repo),
             path_segs(branch)
         );
-        let body = json!({"sha": sha, "force": false});
+        let body = json!({"sha": sha, "force": force});
         self.request(
             Method::PATCH,
             routes::GIT_BRANCH_REF,

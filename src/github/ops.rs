@@ -275,7 +275,7 @@ impl GithubClient {
         })
     }
 
-    async fn list_pages<T: DeserializeOwned, I>(
+    pub(super) async fn list_pages<T: DeserializeOwned, I>(
         &self,
         route: &'static str,
         first: String,

@@ -2,7 +2,7 @@
 //! the one branch ref update it needs for that (moving its own proposal branch).
 
 use super::error::GhError;
-use super::ops::{decode, next_link, path_segs, seg};
+use super::ops::{decode, seg};
 use super::routes;
 use super::transport::GithubClient;
 use http::Method;
@@ -45,24 +45,18 @@ impl GithubClient {
         head: &str,
         base: &str,
     ) -> Result<Vec<PullSummary>, GhError> {
-        let mut out = Vec::new();
-        let mut next = Some(format!(
+        let first = format!(
             "/repos/{}/{}/pulls?head={}:{}&base={}&state=all&sort=created&direction=desc&per_page=100",
             seg(owner),
             seg(repo),
             seg(owner),
             seg(head),
             seg(base)
-        ));
-        while let Some(path) = next {
-            let r = self
-                .request(Method::GET, routes::PULLS, &path, None, true)
-                .await?;
-            let mut page: Vec<PullSummary> = decode(&r, "GET", &path)?;
-            out.append(&mut page);
-            next = next_link(&r);
-        }
-        Ok(out)
+        );
+        self.list_pages(routes::PULLS, first, |page: Vec<PullSummary>| {
+            (page.len() as u64, page)
+        })
+        .await
     }
 
     /// `POST /repos/{owner}/{repo}/pulls`; returns the new pull request's number.
@@ -99,8 +93,8 @@ impl GithubClient {
             .map(|_| ())
     }
 
-    /// `PATCH /repos/{owner}/{repo}/git/refs/heads/{branch}` with `force`: moves fleetsync's
-    /// own proposal branch to a new commit (never used on a branch fleetsync does not own).
+    /// Moves fleetsync's own proposal branch to a new commit, even when that is not a
+    /// fast-forward (never used on a branch fleetsync does not own).
     pub async fn force_branch(
         &self,
         owner: &str,
@@ -108,21 +102,6 @@ impl GithubClient {
         branch: &str,
         sha: &str,
     ) -> Result<(), GhError> {
-        let path = format!(
-            "/repos/{}/{}/git/refs/heads/{}",
-            seg(owner),
-            seg(repo),
-            path_segs(branch)
-        );
-        let body = json!({"sha": sha, "force": true});
-        self.request(
-            Method::PATCH,
-            routes::GIT_BRANCH_REF,
-            &path,
-            Some(&body),
-            false,
-        )
-        .await
-        .map(|_| ())
+        self.move_branch(owner, repo, branch, sha, true).await
     }
 }
