@@ -373,3 +373,30 @@ async fn a_pull_request_closed_without_merging_is_reported_not_reopened() {
 fn pull_number(p: &fleetsync_sim::github::PullView) -> u64 {
     p.number
 }
+
+/// The cost of a new repo, made from the project's history (link_remote) or initialised by
+/// fleetsync: GitHub requests and writes per new repo, printed, with the bound this order keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_per_new_repo_with_and_without_the_project_history() {
+    let mut per_repo = Vec::new();
+    for linked in [false, true] {
+        let mut f = Fleet::start(12, 0, roomy_github(), "").await;
+        if linked {
+            f.node_extra = "[dss.git]\nlink_remote = true".into();
+        }
+        f.write_config();
+        f.gh.handle.reset_counters();
+        let r = f.run().await;
+        assert_eq!(r.status, "succeeded", "{}", r.summary);
+        let c = f.gh.handle.counters();
+        let repos = f.gh.handle.repo_names().len() as f64;
+        let (req, writes) = (c.requests as f64 / repos, c.writes() as f64 / repos);
+        eprintln!(
+            "cold start, link_remote = {linked}: {req:.2} GitHub requests and {writes:.2} writes per new repo ({repos} repos)"
+        );
+        per_repo.push(req);
+    }
+    // The history-first order replaces two contents PUTs by one commit (branch head, tree,
+    // commit, ref update): at most two requests more per repo.
+    assert!(per_repo[1] <= per_repo[0] + 2.0, "{per_repo:?}");
+}
