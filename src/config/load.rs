@@ -193,6 +193,7 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
             v.secrets.truncate(s);
         }
     }
+    v.check_org_scoped(&raw);
     v.check_pacing(&raw.pacing);
     v.check_samples(&raw);
     let Validator {
@@ -508,21 +509,33 @@ impl Validator<'_> {
             }
         }
         for (name, value) in &c.variables {
+            let key = format!("{table}.variables.{name}");
             if let Err(why) = valid_actions_name(name) {
-                self.err(value.span(), &format!("{table}.variables.{name}"), why);
+                self.err(value.span(), &key, why);
             }
-            self.template(
-                &names::variable(scope, name),
-                value,
-                &format!("{table}.variables.{name}"),
-            );
+            let v = value.get_ref();
+            if v.scope == ValueScope::Org {
+                if is_templated(&v.value) {
+                    self.err(value.span(), &key, ORG_NOT_TEMPLATED);
+                }
+                continue;
+            }
+            let text = Spanned::new(value.span(), v.value.clone());
+            self.template(&names::variable(scope, name), &text, &key);
         }
-        for (name, src) in &c.secrets {
+        for (name, sc) in &c.secrets {
             let key = format!("{table}.secrets");
+            let src = &sc.source;
             if let Err(why) = valid_actions_name(name) {
                 self.err_key(&key, name, why);
             }
             self.check_secret_source(src, &key, name);
+            if sc.scope == ValueScope::Org {
+                if is_templated(&src.template_text()) {
+                    self.err_key(&key, name, ORG_NOT_TEMPLATED);
+                }
+                continue;
+            }
             if let Err((msg, _)) = self
                 .templates
                 .add(&names::secret(scope, name), src.template_text())
@@ -557,6 +570,39 @@ impl Validator<'_> {
                         "required_approving_review_count",
                         format!("{n} is above GitHub's maximum of 6"),
                     );
+                }
+            }
+        }
+    }
+
+    /// An org-scoped secret or variable is one for the whole fleet: `[repo]` and
+    /// `[plugin_repo]` must agree on it (GitHub lets a repo's own value hide the org's).
+    fn check_org_scoped(&mut self, raw: &RawConfig) {
+        let Some(plugin) = &raw.plugin_repo else {
+            return;
+        };
+        let pairs = [
+            (&raw.repo, plugin, "repo"),
+            (plugin, &raw.repo, "plugin_repo"),
+        ];
+        for (a, b, table) in pairs {
+            for (name, v) in &a.variables {
+                let (v, other) = (v.get_ref(), b.variables.get(name).map(|o| o.get_ref()));
+                let clash = match other {
+                    Some(o) => (v.scope == ValueScope::Org || o.scope == ValueScope::Org) && o != v,
+                    None => false,
+                };
+                if clash {
+                    self.err_key(&format!("{table}.variables"), name, ORG_DISAGREE);
+                }
+            }
+            for (name, s) in &a.secrets {
+                let clash = match b.secrets.get(name) {
+                    Some(o) => (s.scope == ValueScope::Org || o.scope == ValueScope::Org) && o != s,
+                    None => false,
+                };
+                if clash {
+                    self.err_key(&format!("{table}.secrets"), name, ORG_DISAGREE);
                 }
             }
         }
@@ -676,6 +722,13 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+const ORG_NOT_TEMPLATED: &str = "an org-scoped value is one for the whole fleet: it may not use template syntax ({{ }} or {% %}); keep per-project values at scope \"repo\"";
+const ORG_DISAGREE: &str = "is declared differently in [repo] and [plugin_repo] while one of them is org-scoped; an org secret or variable has one value and scope for the fleet";
+
+fn is_templated(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
 }
 
 /// GitHub's rules for Actions secret and variable names.

@@ -14,7 +14,7 @@ pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, load_for_run, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
 pub use schema::*;
-pub use secrets::{SecretError, SecretSource, SecretValue};
+pub use secrets::{SecretConfig, SecretError, SecretSource, SecretValue};
 pub use templates::{
     NodeCtx, PluginCtx, ProjectCtx, RenderError, RepoCtx, TemplateContext, Templates,
 };

@@ -2,7 +2,7 @@
 //! checked after parsing (templates, cron, patterns) keep their position with `Spanned`.
 
 use super::duration::HumanDuration;
-use super::secrets::SecretSource;
+use super::secrets::{SecretConfig, SecretSource};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -424,16 +424,69 @@ pub enum DriftMode {
 pub struct RepoContents {
     /// Path in the repo → file spec.
     pub files: BTreeMap<String, FileConfig>,
-    /// Actions variable name → value template.
-    pub variables: BTreeMap<String, Spanned<String>>,
-    /// Actions secret name → where its value comes from.
-    pub secrets: BTreeMap<String, SecretSource>,
+    /// Actions variable name → value template (or `{ value = "…", scope = "org" }`).
+    pub variables: BTreeMap<String, Spanned<VariableConfig>>,
+    /// Actions secret name → where its value comes from (and its scope).
+    pub secrets: BTreeMap<String, SecretConfig>,
     /// Branches to create from the default branch (e.g. `prod`).
     pub branches: Vec<String>,
     /// Branch name → protection.
     pub protection: BTreeMap<String, ProtectionConfig>,
     /// Repository topics.
     pub topics: Vec<String>,
+}
+
+/// Where an Actions secret or variable lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueScope {
+    /// One copy in each repo (per-project values need this).
+    #[default]
+    Repo,
+    /// One organisation secret or variable (`visibility = "selected"`) whose repository list
+    /// fleetsync manages: one write changes it for the whole fleet.
+    Org,
+}
+
+/// An Actions variable: a value template, or `{ value = "…", scope = "org" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableConfig {
+    /// The value (a template for repo-scoped variables).
+    pub value: String,
+    /// Where it lives.
+    pub scope: ValueScope,
+}
+
+impl<'de> Deserialize<'de> for VariableConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            value: String,
+            #[serde(default)]
+            scope: ValueScope,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Table(Table),
+        }
+        match Either::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "a variable is a value (a template) or { value = \"…\", scope = \"org\" | \"repo\" }",
+            )
+        })? {
+            Either::Text(value) => Ok(VariableConfig {
+                value,
+                scope: ValueScope::Repo,
+            }),
+            Either::Table(t) => Ok(VariableConfig {
+                value: t.value,
+                scope: t.scope,
+            }),
+        }
+    }
 }
 
 /// A managed file.

@@ -46,26 +46,88 @@ impl<'de> Deserialize<'de> for SecretSource {
             fn visit_bool<E: de::Error>(self, _v: bool) -> Result<Self::Value, E> {
                 Err(E::custom(SOURCE_HELP))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found: Option<SecretSource> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    let src = match key.as_str() {
-                        "env" => SecretSource::Env(map.next_value::<String>()?),
-                        "file" => SecretSource::File(map.next_value::<PathBuf>()?),
-                        other => {
-                            return Err(de::Error::custom(format!(
-                                "unknown key `{other}`: {SOURCE_HELP}"
-                            )))
-                        }
-                    };
-                    if found.is_some() {
-                        return Err(de::Error::custom(format!(
-                            "give one of `env` or `file`, not both: {SOURCE_HELP}"
-                        )));
-                    }
-                    found = Some(src);
-                }
-                found.ok_or_else(|| de::Error::custom(SOURCE_HELP))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let (source, scope) = source_table(map, false)?;
+                debug_assert!(scope.is_none());
+                Ok(source)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads a secret's table: `env` or `file`, and (`with_scope`) an optional `scope`.
+fn source_table<'de, A: MapAccess<'de>>(
+    mut map: A,
+    with_scope: bool,
+) -> Result<(SecretSource, Option<super::schema::ValueScope>), A::Error> {
+    let mut found: Option<SecretSource> = None;
+    let mut scope = None;
+    while let Some(key) = map.next_key::<String>()? {
+        let src = match key.as_str() {
+            "env" => SecretSource::Env(map.next_value::<String>()?),
+            "file" => SecretSource::File(map.next_value::<PathBuf>()?),
+            "scope" if with_scope => {
+                scope = Some(map.next_value::<super::schema::ValueScope>()?);
+                continue;
+            }
+            other => {
+                return Err(de::Error::custom(format!(
+                    "unknown key `{other}`: {SOURCE_HELP}"
+                )))
+            }
+        };
+        if found.is_some() {
+            return Err(de::Error::custom(format!(
+                "give one of `env` or `file`, not both: {SOURCE_HELP}"
+            )));
+        }
+        found = Some(src);
+    }
+    let source = found.ok_or_else(|| de::Error::custom(SOURCE_HELP))?;
+    Ok((source, scope))
+}
+
+/// An Actions secret of `[repo.secrets]`: its source and where it lives
+/// (`{ env = "X", scope = "org" }` for one org-level secret shared by the fleet).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretConfig {
+    /// Where the value comes from.
+    pub source: SecretSource,
+    /// `repo` (one per repo, the default) or `org`.
+    pub scope: super::schema::ValueScope,
+}
+
+impl<'de> Deserialize<'de> for SecretConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SecretConfig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SOURCE_HELP)
+            }
+            // Any non-table value may be a pasted secret: never echo it back.
+            fn visit_str<E: de::Error>(self, _v: &str) -> Result<Self::Value, E> {
+                Err(E::custom(SOURCE_HELP))
+            }
+            fn visit_i64<E: de::Error>(self, _v: i64) -> Result<Self::Value, E> {
+                Err(E::custom(SOURCE_HELP))
+            }
+            fn visit_u64<E: de::Error>(self, _v: u64) -> Result<Self::Value, E> {
+                Err(E::custom(SOURCE_HELP))
+            }
+            fn visit_f64<E: de::Error>(self, _v: f64) -> Result<Self::Value, E> {
+                Err(E::custom(SOURCE_HELP))
+            }
+            fn visit_bool<E: de::Error>(self, _v: bool) -> Result<Self::Value, E> {
+                Err(E::custom(SOURCE_HELP))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let (source, scope) = source_table(map, true)?;
+                Ok(SecretConfig {
+                    source,
+                    scope: scope.unwrap_or_default(),
+                })
             }
         }
         d.deserialize_any(V)

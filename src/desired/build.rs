@@ -4,7 +4,7 @@
 use super::protection::ProtectionSpec;
 use super::spec::{FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
 use crate::config::{
-    names, Config, NodeCtx, PluginCtx, ProjectCtx, RepoCtx, Scope, TemplateContext,
+    names, Config, NodeCtx, PluginCtx, ProjectCtx, RepoCtx, Scope, TemplateContext, ValueScope,
 };
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
@@ -184,14 +184,25 @@ pub fn build_one(
         );
     }
     let mut variables = BTreeMap::new();
-    for name in contents.variables.keys() {
+    let mut org_variables = std::collections::BTreeSet::new();
+    for (name, cfg) in &contents.variables {
+        if cfg.get_ref().scope == ValueScope::Org {
+            org_variables.insert(name.to_ascii_uppercase());
+            continue;
+        }
         let v = t
             .render(&names::variable(scope, name), &ctx)
             .map_err(template)?;
         variables.insert(name.to_ascii_uppercase(), v);
     }
     let mut secrets = BTreeMap::new();
-    for (sname, source) in &contents.secrets {
+    let mut org_secrets = std::collections::BTreeSet::new();
+    for (sname, cfg) in &contents.secrets {
+        if cfg.scope == ValueScope::Org {
+            org_secrets.insert(sname.to_ascii_uppercase());
+            continue;
+        }
+        let source = &cfg.source;
         let rendered = t
             .render(&names::secret(scope, sname), &ctx)
             .map_err(template)?;
@@ -330,6 +341,8 @@ pub fn build_one(
         files,
         variables,
         secrets,
+        org_variables,
+        org_secrets,
         protection,
         mirror,
         dss_link,

@@ -101,6 +101,11 @@ pub struct RepoSpec {
     pub files: BTreeMap<String, FileSpec>,
     pub variables: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, SecretSpec>,
+    /// Org-scoped variables this repo reads (their value is the org's, set by the fleet-level
+    /// phase; the repo's only part is being in the selection).
+    pub org_variables: std::collections::BTreeSet<String>,
+    /// Org-scoped secrets this repo reads.
+    pub org_secrets: std::collections::BTreeSet<String>,
     pub protection: BTreeMap<String, ProtectionSpec>,
     /// A dev plugin's files, mirrored into the repo as one commit when they change.
     pub mirror: BTreeMap<String, FileSpec>,

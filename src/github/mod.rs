@@ -9,6 +9,7 @@ mod app_token;
 mod error;
 mod gitdata;
 mod ops;
+mod org_actions;
 pub mod pacing;
 pub mod protection;
 mod pulls;
@@ -21,6 +22,7 @@ pub mod wire;
 
 pub use error::GhError;
 pub use ops::{FileWrite, FileWritten, ProtectionState, RepoCreate};
+pub use org_actions::OrgCollection;
 pub use pacing::{Pacer, PacingLimits};
 pub use pulls::PullSummary;
 pub use seal::seal_secret;

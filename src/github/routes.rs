@@ -45,3 +45,17 @@ pub const PULLS: &str = "/repos/{owner}/{repo}/pulls";
 pub const PULL: &str = "/repos/{owner}/{repo}/pulls/{pull_number}";
 /// One branch, with its head commit and that commit's tree.
 pub const BRANCH: &str = "/repos/{owner}/{repo}/branches/{branch}";
+/// List an organisation's Actions secrets.
+pub const ORG_SECRETS: &str = "/orgs/{org}/actions/secrets";
+/// The organisation's public key that org secrets are sealed with.
+pub const ORG_SECRETS_PUBLIC_KEY: &str = "/orgs/{org}/actions/secrets/public-key";
+/// Create or update (PUT) one sealed org secret, with its visibility and selection.
+pub const ORG_SECRET: &str = "/orgs/{org}/actions/secrets/{secret_name}";
+/// List (GET) or replace (PUT) the repositories an org secret is selected for.
+pub const ORG_SECRET_REPOS: &str = "/orgs/{org}/actions/secrets/{secret_name}/repositories";
+/// List and create an organisation's Actions variables.
+pub const ORG_VARIABLES: &str = "/orgs/{org}/actions/variables";
+/// Update (PATCH) one org variable, with its visibility and selection.
+pub const ORG_VARIABLE: &str = "/orgs/{org}/actions/variables/{name}";
+/// List (GET) or replace (PUT) the repositories an org variable is selected for.
+pub const ORG_VARIABLE_REPOS: &str = "/orgs/{org}/actions/variables/{name}/repositories";

@@ -6,6 +6,8 @@ use serde::Deserialize;
 /// `full-repository` / `minimal-repository`, the fields fleetsync reads.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Repo {
+    /// GitHub's numeric id (what org secret and variable selections name).
+    pub id: u64,
     /// Name.
     pub name: String,
     /// Whether private.
@@ -138,4 +140,64 @@ pub struct FileCommit {
 pub struct FileContent {
     /// Blob SHA.
     pub sha: String,
+}
+
+/// An organisation Actions secret (no value).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgSecret {
+    /// Name.
+    pub name: String,
+    /// Last update.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// `all`, `private` or `selected`.
+    pub visibility: String,
+}
+
+/// A page of organisation secrets.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgSecretList {
+    /// Total across pages.
+    pub total_count: u64,
+    /// This page.
+    pub secrets: Vec<OrgSecret>,
+}
+
+/// An organisation Actions variable.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgVariable {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// Last update.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// `all`, `private` or `selected`.
+    pub visibility: String,
+}
+
+/// A page of organisation variables.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgVariableList {
+    /// Total across pages.
+    pub total_count: u64,
+    /// This page.
+    pub variables: Vec<OrgVariable>,
+}
+
+/// A repository of a selection (`minimal-repository`, the fields read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelectedRepo {
+    /// Id.
+    pub id: u64,
+    /// `owner/name`.
+    pub full_name: String,
+}
+
+/// A page of a secret's or variable's selected repositories.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelectedRepoList {
+    /// Total across pages.
+    pub total_count: u64,
+    /// This page.
+    pub repositories: Vec<SelectedRepo>,
 }

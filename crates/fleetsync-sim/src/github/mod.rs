@@ -28,6 +28,7 @@ mod routes_compare;
 mod routes_contents;
 mod routes_gitdata;
 mod routes_misc;
+mod routes_org_actions;
 mod routes_protection;
 mod routes_pulls;
 mod routes_repos;
@@ -39,6 +40,7 @@ pub use super::git::blob_sha;
 pub use handle_git::PullView;
 pub use protect::THROUGH_PR;
 pub use record::{RequestRecord, TrafficCounters};
+pub use routes_org_actions::OrgItemView;
 pub use settings::{GithubSimSettings, SimApp, SimToken};
 pub use state::RepoView;
 pub use transport::{GitHosts, Pushed, Refusal};
@@ -140,6 +142,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(routes_actions::routes())
         .merge(routes_protection::routes())
         .merge(routes_misc::routes())
+        .merge(routes_org_actions::routes())
         .merge(routes_compare::routes())
         .merge(routes_pulls::routes())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -41,14 +41,14 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 /// Secret and variable names: letters, digits and `_`, not starting with a digit or `GITHUB_`.
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && !name.to_ascii_uppercase().starts_with("GITHUB_")
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn is_base64(s: &str) -> bool {
+pub(super) fn is_base64(s: &str) -> bool {
     // The spec's pattern: groups of 4 with standard padding.
     s.len() % 4 == 0
         && !s.is_empty()

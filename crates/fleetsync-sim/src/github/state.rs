@@ -149,6 +149,8 @@ pub struct SimState {
     /// Old `(owner, name)` (lower-cased) of renamed or transferred repositories → their id.
     pub moved: BTreeMap<(String, String), u64>,
     pub rng: StdRng,
+    /// Organisation-level Actions secrets and variables, by lower-cased org.
+    pub org_actions: BTreeMap<String, super::routes_org_actions::OrgActions>,
     next_id: u64,
 }
 
@@ -174,6 +176,7 @@ impl SimState {
             repos: BTreeMap::new(),
             moved: BTreeMap::new(),
             rng,
+            org_actions: BTreeMap::new(),
             next_id: 100_000,
         })
     }
