@@ -134,6 +134,24 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "invalid type",
     ),
     ("no_dss_node", "1:1", "dss", "at least one"),
+    (
+        "org_scoped_template",
+        "24:28",
+        "repo.variables.DATAIKU_INSTANCE_DEV_URL",
+        "may not use template syntax",
+    ),
+    (
+        "org_scope_disagrees",
+        "26:1",
+        "repo.secrets.DATAIKU_INSTANCE_DEV_CI_API_TOKEN",
+        "declared differently in [repo] and [plugin_repo]",
+    ),
+    (
+        "org_scope_unknown",
+        "23:23",
+        "repo.variables.DATAIKU_PROJECT_KEY",
+        "scope = \"org\"",
+    ),
 ];
 
 #[test]

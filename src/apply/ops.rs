@@ -2,8 +2,8 @@
 //! thing already there (a previous run may have done it before a crash).
 
 use crate::dss::DssClient;
-use crate::github::{FileWrite, GhError, GithubClient, RepoCreate};
-use crate::plan::{Content, Op, RepoPatch, Step};
+use crate::github::{FileWrite, GhError, GithubClient, OrgCollection, RepoCreate};
+use crate::plan::{Content, Op, OrgItemKind, RepoPatch, Step};
 
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,62 @@ pub async fn execute(
         other => github_op(gh, owner, name, other, head)
             .await
             .map_err(StepError::from),
+    }
+}
+
+/// An org-level step; `org` is the organisation (the plan's scope).
+async fn org_op(gh: &GithubClient, org: &str, op: &Op) -> Result<(), GhError> {
+    match op {
+        Op::PutOrgSecret {
+            name,
+            value,
+            repository_ids,
+            ..
+        } => {
+            gh.put_org_secret(org, name, value.expose().as_bytes(), repository_ids)
+                .await
+        }
+        Op::CreateOrgVariable {
+            name,
+            value,
+            repository_ids,
+            ..
+        } => match gh
+            .create_org_variable(org, name, value, repository_ids)
+            .await
+        {
+            // Created by an earlier attempt whose answer was lost: set it instead.
+            Err(e) if is_status(&e, 409) || matches!(e, GhError::Ambiguous { .. }) => {
+                gh.update_org_variable(org, name, value, repository_ids)
+                    .await
+            }
+            other => other,
+        },
+        Op::UpdateOrgVariable {
+            name,
+            value,
+            repository_ids,
+            ..
+        } => {
+            gh.update_org_variable(org, name, value, repository_ids)
+                .await
+        }
+        Op::SetOrgSelection {
+            of,
+            name,
+            repository_ids,
+            ..
+        } => {
+            let what = match of {
+                OrgItemKind::Secret => OrgCollection::Secrets,
+                OrgItemKind::Variable => OrgCollection::Variables,
+            };
+            gh.set_selected_repos(what, org, name, repository_ids).await
+        }
+        other => Err(GhError::Setup(format!(
+            "{org}: {} is not an org-level step",
+            serde_json::to_string(other).unwrap_or_default()
+        ))),
     }
 }
 
@@ -202,6 +258,10 @@ async fn github_op(
             other => other,
         },
         Op::ForgetRepo => Ok(()),
+        Op::PutOrgSecret { .. }
+        | Op::CreateOrgVariable { .. }
+        | Op::UpdateOrgVariable { .. }
+        | Op::SetOrgSelection { .. } => org_op(gh, name, op).await,
         Op::CommitFiles {
             branch,
             files,

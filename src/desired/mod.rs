@@ -3,11 +3,13 @@
 //! (secrets fingerprinted with a keyed hash, never stored or shown).
 
 mod build;
+mod org;
 mod protection;
 mod spec;
 
 pub use build::blob_sha;
 pub use build::{build_one, names, repo_name, DesireError, SpecError};
+pub use org::{build_org, OrgSpec, OrgSpecError};
 pub use protection::ProtectionSpec;
 pub use spec::{
     fingerprint, proposal_branch, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject,

@@ -111,7 +111,11 @@ impl GithubClient {
             .request(Method::GET, routes::REPO, &path, None, true)
             .await
         {
-            Ok(r) => decode(&r, "GET", &path).map(Some),
+            Ok(r) => {
+                let repo: wire::Repo = decode(&r, "GET", &path)?;
+                self.remember_repo(owner, &repo);
+                Ok(Some(repo))
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -131,7 +135,9 @@ impl GithubClient {
         let r = self
             .request(Method::POST, routes::ORG_REPOS, &path, Some(&body), false)
             .await?;
-        decode(&r, "POST", &path)
+        let repo: wire::Repo = decode(&r, "POST", &path)?;
+        self.remember_repo(org, &repo);
+        Ok(repo)
     }
 
     /// `PATCH /repos/{owner}/{repo}` (description, visibility, `archived`, …).

@@ -11,6 +11,7 @@ use super::pacing::{is_content_write, Pacer, PacingLimits};
 use super::ratelimit::{classify, header_i64, Limit};
 use super::routes;
 use super::stats::RequestStats;
+use super::wire as wire_repo;
 use crate::config::SecretValue;
 use crate::store::Store;
 use http::{HeaderMap, Method};
@@ -111,6 +112,9 @@ pub struct GithubClient {
     store: Option<Store>,
     opts: Arc<GithubOptions>,
     pub(super) public_keys: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// Ids of the repos this client has read or created (lower-cased `owner/name`), which
+    /// org secret and variable selections name.
+    pub(super) repo_ids: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl std::fmt::Debug for GithubClient {
@@ -173,6 +177,7 @@ impl GithubClient {
             store,
             opts: Arc::new(opts),
             public_keys: Arc::new(Mutex::new(HashMap::new())),
+            repo_ids: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -187,6 +192,21 @@ impl GithubClient {
     /// The request counters.
     pub fn stats(&self) -> &Arc<RequestStats> {
         &self.stats
+    }
+
+    /// GitHub's id of a repo this client has read or created (`owner/name`).
+    pub fn repo_id(&self, full_name: &str) -> Option<u64> {
+        let m = self.repo_ids.lock().ok()?;
+        m.get(&full_name.to_ascii_lowercase()).copied()
+    }
+
+    pub(super) fn remember_repo(&self, owner: &str, repo: &wire_repo::Repo) {
+        if let Ok(mut m) = self.repo_ids.lock() {
+            m.insert(
+                format!("{owner}/{}", repo.name).to_ascii_lowercase(),
+                repo.id,
+            );
+        }
     }
 
     /// The pacer (its budgets and how far a secondary limit slowed an endpoint).

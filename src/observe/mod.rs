@@ -3,6 +3,10 @@
 //! list, and protection per configured branch — all conditional, so an unchanged repo costs
 //! ~0 of the hourly limit.
 
+mod org;
+
+pub use org::{observe_org, ObservedOrg, ObservedOrgItem};
+
 use crate::desired::{ProtectionSpec, RepoSpec};
 use crate::github::{GhError, GithubClient, ProtectionState};
 use chrono::{DateTime, Utc};
@@ -20,6 +24,8 @@ pub enum BranchState {
 #[derive(Debug, Clone, Default)]
 pub struct ObservedRepo {
     pub exists: bool,
+    /// GitHub's id of the repo (what org secret and variable selections name).
+    pub id: Option<u64>,
     pub archived: bool,
     pub visibility: Option<String>,
     pub description: Option<String>,
@@ -64,6 +70,7 @@ pub async fn observe(
     topics.sort();
     let mut obs = ObservedRepo {
         exists: true,
+        id: Some(repo.id),
         archived: repo.archived,
         visibility: repo
             .visibility

@@ -34,6 +34,10 @@ pub enum Kind {
     DssPush,
     /// The DSS project pulling fleetsync's commits back (rebasing its own on top).
     DssPull,
+    /// An organisation Actions secret (`org-secret:acme/NAME`), with its repository selection.
+    OrgSecret,
+    /// An organisation Actions variable, with its repository selection.
+    OrgVariable,
 }
 
 impl Kind {
@@ -73,8 +77,14 @@ impl Kind {
         Kind::DssPull,
     ];
 
+    /// The fleet-level kinds: one resource for the organisation, planned by the fleet-level
+    /// phase, never in a repo's plan.
+    pub const ORG: [Kind; 2] = [Kind::OrgVariable, Kind::OrgSecret];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::OrgSecret => "org-secret",
+            Kind::OrgVariable => "org-variable",
             Kind::Repo => "repo",
             Kind::Topics => "topics",
             Kind::Branch => "branch",
@@ -101,6 +111,12 @@ impl Kind {
         )
     }
 
+    /// Whether the address's scope is an organisation (`org-secret:acme/NAME`) rather than
+    /// a repo.
+    pub fn is_org_level(self) -> bool {
+        matches!(self, Kind::OrgSecret | Kind::OrgVariable)
+    }
+
     /// Whether the address names a DSS object (`node/key`) rather than a GitHub repo.
     pub fn is_dss_side(self) -> bool {
         matches!(self, Kind::DssRemote | Kind::DssPush | Kind::DssPull)
@@ -118,6 +134,7 @@ impl FromStr for Kind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Kind::ALL
             .into_iter()
+            .chain(Kind::ORG)
             .find(|k| k.as_str() == s)
             .ok_or_else(|| AddressError(format!("unknown resource kind {s:?}")))
     }
@@ -230,12 +247,23 @@ impl std::ops::Deref for Address {
 
 impl FromStr for Address {
     type Err = AddressError;
-    /// The scope is the first two `/`-separated segments after the kind; the rest is the item.
+    /// The scope is the first two `/`-separated segments after the kind (the first one for
+    /// an org-level kind); the rest is the item.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, rest) = s
             .split_once(':')
             .ok_or_else(|| AddressError(format!("{s:?} is not an address (no kind)")))?;
         let kind: Kind = kind.parse()?;
+        if kind.is_org_level() {
+            return match rest.split_once('/') {
+                Some((org, item)) if !org.is_empty() && !item.is_empty() => {
+                    Ok(Address::new(kind, org, Some(item)))
+                }
+                _ => Err(AddressError(format!(
+                    "{s:?}: an org-level address is kind:org/name"
+                ))),
+            };
+        }
         let mut parts = rest.splitn(3, '/');
         let (a, b) = match (parts.next(), parts.next()) {
             (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => (a, b),
@@ -298,6 +326,12 @@ mod tests {
                 "dss-remote:design/CHURN/origin",
             ),
             (Kind::DssPush, "design/CHURN", None, "dss-push:design/CHURN"),
+            (
+                Kind::OrgSecret,
+                "acme",
+                Some("DATAIKU_TOKEN"),
+                "org-secret:acme/DATAIKU_TOKEN",
+            ),
         ] {
             let a = Address::new(kind, scope, item);
             assert_eq!(a.as_str(), text);
@@ -311,14 +345,22 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_refused() {
-        for bad in ["repo", "nope:acme/x", "repo:acme", "repo:/x", "file:acme/"] {
+        for bad in [
+            "repo",
+            "nope:acme/x",
+            "repo:acme",
+            "repo:/x",
+            "file:acme/",
+            "org-secret:acme",
+            "org-variable:/X",
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn kinds_round_trip_and_sort_by_name() {
-        for k in Kind::ALL {
+        for k in Kind::ALL.into_iter().chain(Kind::ORG) {
             assert_eq!(k.as_str().parse::<Kind>().unwrap(), k);
         }
         let mut ks = vec![Kind::Variable, Kind::File, Kind::Secret];

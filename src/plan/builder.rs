@@ -16,6 +16,9 @@ pub struct LastApplied {
     /// Branch-file addresses (`pull-request:…`, `branch-files:…`) whose last record is not
     /// confirmed in sync (a pull request awaits review, or it was closed unmerged).
     pub unconfirmed: std::collections::BTreeSet<String>,
+    /// Org-level resources: address → fingerprint of the repository selection fleetsync
+    /// last wrote or saw in line.
+    pub selections: BTreeMap<String, String>,
 }
 
 impl LastApplied {
@@ -29,6 +32,10 @@ impl LastApplied {
     /// when last looked at).
     pub fn settled(&self, address: &str, desired_fp: &str) -> bool {
         self.fp(address) == Some(desired_fp) && !self.unconfirmed.contains(address)
+    }
+
+    pub(crate) fn selection(&self, address: &str) -> Option<&str> {
+        self.selections.get(address).map(String::as_str)
     }
 
     pub(crate) fn remote_updated(&self, address: &str) -> Option<DateTime<Utc>> {

@@ -14,9 +14,12 @@ mod step;
 pub use address::{Address, AddressError, Kind};
 pub use builder::LastApplied;
 pub use kinds::branch_files::{settled_branches, unplanned_status};
-pub use kinds::{desired_resources, plan_repo, DesiredResource};
+pub use kinds::{
+    desired_org_resources, desired_resources, plan_org, plan_repo, selection_fp, DesiredResource,
+    OrgDiffInput, Selection,
+};
 pub use render::{render_json, render_text, summary_line};
 pub use step::{
-    Action, Blocked, Content, DriftFinding, Op, Plan, Reason, RepoError, RepoPatch, RepoPlan,
-    Stage, Step, UnknownNode,
+    Action, Blocked, Content, DriftFinding, Op, OrgItemKind, Plan, Reason, RepoError, RepoPatch,
+    RepoPlan, Stage, Step, UnknownNode,
 };

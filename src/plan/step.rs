@@ -176,6 +176,46 @@ pub enum Op {
         #[serde(skip)]
         message: String,
     },
+    /// Write an org secret (sealed with the org's key) with visibility `selected` and its
+    /// repositories, in one request.
+    PutOrgSecret {
+        name: String,
+        /// Redacted in `Debug`, never serialised.
+        #[serde(skip)]
+        value: SecretValue,
+        #[serde(skip)]
+        repository_ids: Vec<u64>,
+        /// How many repositories may read it.
+        repos: usize,
+    },
+    /// Create an org variable (visibility `selected`) with its repositories.
+    CreateOrgVariable {
+        name: String,
+        #[serde(skip)]
+        value: String,
+        #[serde(skip)]
+        repository_ids: Vec<u64>,
+        repos: usize,
+    },
+    /// Update an org variable's value, visibility and repositories in one request.
+    UpdateOrgVariable {
+        name: String,
+        #[serde(skip)]
+        value: String,
+        #[serde(skip)]
+        repository_ids: Vec<u64>,
+        repos: usize,
+    },
+    /// Replace the repositories an org secret or variable is selected for.
+    SetOrgSelection {
+        /// `secret` or `variable`.
+        of: OrgItemKind,
+        name: String,
+        #[serde(skip)]
+        repository_ids: Vec<u64>,
+        added: usize,
+        removed: usize,
+    },
     /// Set the DSS project's git remote.
     SetDssRemote {
         node: String,
@@ -217,6 +257,14 @@ pub enum Op {
         node: String,
         key: String,
     },
+}
+
+/// Which org-level collection a selection step changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgItemKind {
+    Secret,
+    Variable,
 }
 
 /// One step.

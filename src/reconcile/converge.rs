@@ -24,6 +24,8 @@ pub struct PassContext<'a> {
     pub cancel: Option<watch::Receiver<bool>>,
     /// The first state-file failure of the run; once set, nothing more is written.
     pub store_fault: Mutex<Option<RunError>>,
+    /// The repos that read org-scoped secrets or variables, for the fleet-level phase.
+    pub org_members: super::org::OrgMembers,
 }
 
 impl PassContext<'_> {
@@ -35,7 +37,7 @@ impl PassContext<'_> {
         self.store_fault.lock().map(|f| f.is_some()).unwrap_or(true)
     }
 
-    fn fault(&self, e: RunError) {
+    pub(super) fn fault(&self, e: RunError) {
         if let Ok(mut f) = self.store_fault.lock() {
             if f.is_none() {
                 *f = Some(e);
@@ -267,6 +269,7 @@ impl Engine {
         }
         let p = plan::plan_repo(&spec, &obs, &last, ctx.mode);
         if ctx.dry_run {
+            ctx.org_members.add(&spec);
             return Ok(RepoOutcome::planned(p));
         }
         if ctx.cancelled() {
@@ -297,6 +300,7 @@ impl Engine {
             });
         }
         self.record_outcome(ctx, &spec, &p, result.as_ref(), &obs, &last);
+        ctx.org_members.add(&spec);
         Ok(RepoOutcome {
             retry: None,
             plan: Some(p),

@@ -1,6 +1,7 @@
 //! The engine: holds the config, the store, the GitHub client, the DSS clients and the run
 //! observer, and runs one reconcile as a short sequence of phases, each in its own module:
-//! discover → load state → name → guard → converge (and a retry round) → remove → report.
+//! discover → load state → name → guard → converge (and a retry round) → org (the fleet-level
+//! secrets and variables) → remove → report.
 //! A dry run stops after the plan and writes nothing.
 
 use super::converge::PassContext;
@@ -90,6 +91,13 @@ fn github_options(config: &Config) -> Result<GithubOptions, String> {
     o.request_timeout = p.request_timeout.0;
     o.max_attempts = p.max_attempts.max(1);
     Ok(o)
+}
+
+/// What the run loaded before converging: the state its safety rests on and the key secrets
+/// are fingerprinted with.
+struct Loaded<'a> {
+    state: &'a super::naming::RunState,
+    fp_key: &'a [u8],
 }
 
 /// The pacer's budgets from `[pacing]`.
@@ -244,7 +252,11 @@ impl Engine {
             opts.dry_run,
         )?;
         plan.blocked.extend(removals.blocked.iter().cloned());
-        self.converge_and_remove(opts, progress, &fp_key, named.named, removals, plan)
+        let loaded = Loaded {
+            state: &state,
+            fp_key: &fp_key,
+        };
+        self.converge_and_remove(opts, progress, &loaded, named.named, removals, plan)
             .await
     }
 
@@ -254,7 +266,7 @@ impl Engine {
         &self,
         opts: &RunOptions,
         progress: &ProgressReporter<'_>,
-        fp_key: &[u8],
+        loaded: &Loaded<'_>,
         sources: Vec<(SourceObject, String)>,
         removals: Removals,
         plan: &mut Plan,
@@ -268,17 +280,22 @@ impl Engine {
                 store: &self.store,
                 run_id: opts.run_id,
             },
-            fp_key,
+            fp_key: loaded.fp_key,
             mode: self.config.raw.github.drift,
             dry_run: opts.dry_run,
             cancel: opts.cancel.clone(),
             store_fault: Mutex::new(None),
+            org_members: Default::default(),
         };
         let passes = self
             .converge_passes(opts, &ctx, progress, sources, plan)
             .await;
         let (mut results, failed, mut interrupted) =
             (passes.results, passes.failed, passes.interrupted);
+        if !interrupted {
+            self.org_phase(opts, &ctx, loaded.state, &removals, plan, &mut results)
+                .await;
+        }
         plan.repos.sort_by(|a, b| a.repo.cmp(&b.repo));
         plan.repos
             .extend(removals.allowed.iter().map(|r| r.plan.clone()));
@@ -362,6 +379,50 @@ impl Engine {
             results,
             failed,
             interrupted,
+        }
+    }
+
+    /// The fleet-level phase (org-scoped secrets and variables), after the repos converged
+    /// (it needs the ids of the repos they created) and before removals.
+    async fn org_phase(
+        &self,
+        opts: &RunOptions,
+        ctx: &PassContext<'_>,
+        state: &super::naming::RunState,
+        removals: &Removals,
+        plan: &mut Plan,
+        results: &mut Vec<RepoResult>,
+    ) {
+        let rules = super::org::SelectionRules {
+            state,
+            removed: removals
+                .allowed
+                .iter()
+                .filter(|r| {
+                    r.plan.steps.iter().any(|s| {
+                        matches!(
+                            s.action,
+                            crate::plan::Action::Archive | crate::plan::Action::Delete
+                        )
+                    })
+                })
+                .map(|r| r.record.name.to_ascii_lowercase())
+                .collect(),
+            partial: !opts.projects.is_empty(),
+        };
+        let org = self.converge_org(ctx, &rules).await;
+        plan.errors.extend(org.errors);
+        if let Some(p) = org.plan {
+            if !opts.dry_run {
+                self.observer.drift(&p);
+            }
+            if !p.steps.is_empty() || !p.drift.is_empty() {
+                plan.repos.push(p);
+            }
+        }
+        if let Some(r) = org.result {
+            self.observer.steps(&r);
+            results.push(r);
         }
     }
 

@@ -8,6 +8,7 @@
 //! | `naming` | load the state the run's safety rests on; name every source |
 //! | `removal` | the guard's decision, tombstones, and the removals |
 //! | `converge` | per repo: build → observe → plan → apply → record, streamed |
+//! | `org` | fleet level: org-scoped secrets and variables and their repository selection |
 //! | `report` | status, summary and report |
 //! | `observer` | metrics and health, always present |
 
@@ -16,6 +17,7 @@ mod discovery;
 mod engine;
 mod naming;
 mod observer;
+mod org;
 mod record;
 mod removal;
 mod report;

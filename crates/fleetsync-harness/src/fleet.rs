@@ -4,7 +4,7 @@
 //! the SQLite state. An engine runs on it in process ([`Fleet::engine`]), fleetd as a child
 //! process ([`crate::fleetd`]).
 
-use crate::fleet_config::repo_tables;
+use crate::fleet_config::repo_tables_scoped;
 use fleetsync::config::{load, Config};
 use fleetsync::reconcile::{Engine, RunOptions, RunReport};
 use fleetsync::store::Store;
@@ -26,7 +26,7 @@ pub struct Secrets {
     pub gh_token: &'static str,
     /// fleetd's API token (POSTs need it).
     pub api_token: &'static str,
-    /// The values of the four repo secrets of [`repo_tables`].
+    /// The values of the four repo secrets of [`crate::fleet_config::repo_tables`].
     pub dev_token: &'static str,
     pub staging_token: &'static str,
     pub prod_token: &'static str,
@@ -138,6 +138,8 @@ pub struct Fleet {
     pub exclude_no_gitops: bool,
     /// The `[github] auth` value (default: the PAT in `gh-token`).
     pub github_auth: String,
+    /// The recommended fleet layout: fleet-wide secrets and variables org-scoped.
+    pub org_scoped: bool,
     /// Appended to the `[github]` table.
     pub github_extra: String,
     pub pacing: Pacing,
@@ -273,6 +275,7 @@ impl Fleet {
             node_extra: String::new(),
             exclude_no_gitops: true,
             github_auth: r#"{ pat = { file = "gh-token" } }"#.into(),
+            org_scoped: false,
             github_extra: String::new(),
             pacing: Pacing::default(),
             tail: String::new(),
@@ -336,7 +339,7 @@ time_scale = {time_scale}
             gh = self.gh.url,
             github_auth = self.github_auth,
             github_extra = self.github_extra,
-            repo_tables = repo_tables(&self.dss.url, "templates"),
+            repo_tables = repo_tables_scoped(&self.dss.url, "templates", self.org_scoped),
             concurrency = p.concurrency,
             max_in_flight = p.max_in_flight,
             wpm = p.writes_per_minute,

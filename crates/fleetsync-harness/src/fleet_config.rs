@@ -6,6 +6,21 @@
 /// and the secret files `dev-token`, `staging-token`, `prod-token`, `client-cert` beside the
 /// config.
 pub fn repo_tables(dss_url: &str, templates: &str) -> String {
+    repo_tables_scoped(dss_url, templates, false)
+}
+
+/// The same tables; with `org`, the recommended fleet layout: the 4 secrets and the 5
+/// variables that hold one value for the fleet are org-scoped (`scope = "org"`), only
+/// `DATAIKU_PROJECT_KEY` stays per repo.
+pub fn repo_tables_scoped(dss_url: &str, templates: &str, org: bool) -> String {
+    let scoped = |v: &str| match org {
+        true => format!("{{ value = \"{v}\", scope = \"org\" }}"),
+        false => format!("\"{v}\""),
+    };
+    let secret = |file: &str| match org {
+        true => format!("{{ file = \"{file}\", scope = \"org\" }}"),
+        false => format!("{{ file = \"{file}\" }}"),
+    };
     let t = if templates.is_empty() {
         String::new()
     } else {
@@ -22,24 +37,33 @@ topics = ["dataiku", "gitops"]
 ".github/workflows/release.yml" = {{ template = "{t}release.yml" }}
 
 [repo.variables]
-DATAIKU_INSTANCE_DEV_URL = "{dss_url}"
-DATAIKU_INSTANCE_STAGING_URL = "https://dss-staging.example.com"
-DATAIKU_INSTANCE_PROD_URL = "https://dss-prod.example.com"
+DATAIKU_INSTANCE_DEV_URL = {dev_url}
+DATAIKU_INSTANCE_STAGING_URL = {staging_url}
+DATAIKU_INSTANCE_PROD_URL = {prod_url}
 DATAIKU_PROJECT_KEY = "{{{{ key }}}}"
-DATAIKU_INFRA_ID_STAGING = "staging-automation"
-DATAIKU_INFRA_ID_PROD = "prod-automation"
+DATAIKU_INFRA_ID_STAGING = {infra_staging}
+DATAIKU_INFRA_ID_PROD = {infra_prod}
 
 [repo.secrets]
-DATAIKU_INSTANCE_DEV_CI_API_TOKEN = {{ file = "dev-token" }}
-DATAIKU_INSTANCE_STAGING_CI_API_TOKEN = {{ file = "staging-token" }}
-DATAIKU_INSTANCE_PROD_CI_API_TOKEN = {{ file = "prod-token" }}
-CLIENT_CERTIFICATE = {{ file = "client-cert" }}
+DATAIKU_INSTANCE_DEV_CI_API_TOKEN = {dev_token}
+DATAIKU_INSTANCE_STAGING_CI_API_TOKEN = {staging_token}
+DATAIKU_INSTANCE_PROD_CI_API_TOKEN = {prod_token}
+CLIENT_CERTIFICATE = {client_cert}
 
 [repo.protection.prod]
 required_approving_review_count = 1
 dismiss_stale_reviews = true
 required_status_checks = ["dataiku-gitops"]
 enforce_admins = true
-"#
+"#,
+        dev_url = scoped(dss_url),
+        staging_url = scoped("https://dss-staging.example.com"),
+        prod_url = scoped("https://dss-prod.example.com"),
+        infra_staging = scoped("staging-automation"),
+        infra_prod = scoped("prod-automation"),
+        dev_token = secret("dev-token"),
+        staging_token = secret("staging-token"),
+        prod_token = secret("prod-token"),
+        client_cert = secret("client-cert"),
     )
 }

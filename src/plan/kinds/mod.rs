@@ -7,6 +7,9 @@ pub(crate) mod branch_files;
 mod dss;
 mod file;
 mod mirror;
+mod org_secret;
+mod org_selection;
+mod org_variable;
 mod protection;
 mod repo;
 mod secret;
@@ -17,8 +20,10 @@ use super::address::{Address, Kind};
 use super::builder::{Builder, LastApplied};
 use super::step::RepoPlan;
 use crate::config::DriftMode;
-use crate::desired::RepoSpec;
-use crate::observe::ObservedRepo;
+use crate::desired::{OrgSpec, RepoSpec};
+use crate::observe::{ObservedOrg, ObservedRepo};
+
+pub use org_selection::{selection_fp, Selection};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
@@ -78,6 +83,8 @@ fn desired_of(kind: Kind, spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
         Kind::DssPush => dss::desired_push(spec),
         // An action after fleetsync's commits, not a resource with a state of its own.
         Kind::DssPull => Vec::new(),
+        // Fleet-level: planned by [`plan_org`], never in a repo's plan.
+        Kind::OrgSecret | Kind::OrgVariable => Vec::new(),
     }
 }
 
@@ -106,6 +113,7 @@ fn diff_of(kind: Kind, b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()
         // Planned with the remote: a push follows from the remote's state.
         Kind::DssPush => {}
         Kind::DssPull => dss::diff_pull(b, d),
+        Kind::OrgSecret | Kind::OrgVariable => {}
     }
     ControlFlow::Continue(())
 }
@@ -151,6 +159,48 @@ pub fn plan_repo(
     for kind in order {
         if diff_of(kind, &mut b, &input).is_break() {
             break;
+        }
+    }
+    b.plan
+}
+
+/// What the fleet-level diff reads: the org-scoped values, GitHub's org secrets and
+/// variables, and per name the repositories that should read it.
+pub struct OrgDiffInput<'a> {
+    pub spec: &'a OrgSpec,
+    pub obs: &'a ObservedOrg,
+    pub last: &'a LastApplied,
+    pub secret_repos: &'a BTreeMap<String, Selection>,
+    pub variable_repos: &'a BTreeMap<String, Selection>,
+}
+
+/// Every org-level resource of the fleet.
+pub fn desired_org_resources(spec: &OrgSpec) -> Vec<DesiredResource> {
+    Kind::ORG
+        .into_iter()
+        .flat_map(|k| match k {
+            Kind::OrgSecret => org_secret::desired(spec),
+            _ => org_variable::desired(spec),
+        })
+        .collect()
+}
+
+/// Plans the fleet-level resources: one step at most per org secret or variable (its value
+/// and selection in one write, or the selection alone), as a plan for the organisation.
+pub fn plan_org(d: &OrgDiffInput<'_>, mode: DriftMode) -> RepoPlan {
+    let mut b = Builder {
+        last: d.last,
+        mode,
+        plan: RepoPlan {
+            repo: d.spec.org.clone(),
+            source: "org".into(),
+            ..Default::default()
+        },
+    };
+    for kind in Kind::ORG {
+        match kind {
+            Kind::OrgSecret => org_secret::diff(&mut b, d),
+            _ => org_variable::diff(&mut b, d),
         }
     }
     b.plan

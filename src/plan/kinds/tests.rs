@@ -100,6 +100,7 @@ const T0: i64 = 1_700_000_000;
 fn converged(spec: &RepoSpec) -> ObservedRepo {
     ObservedRepo {
         exists: true,
+        id: Some(1),
         archived: false,
         visibility: Some(spec.visibility.clone()),
         description: Some(spec.description.clone()),
@@ -155,6 +156,7 @@ fn applied(spec: &RepoSpec) -> LastApplied {
             })
             .collect(),
         unconfirmed: Default::default(),
+        selections: Default::default(),
     }
 }
 
