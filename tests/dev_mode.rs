@@ -94,7 +94,9 @@ async fn a_dev_restart_starts_clean_with_the_state_beside_the_dev_config() {
         .replace(
             "schedule = \"*/30 * * * * *\"",
             "schedule = \"0 0 3 1 1 *\"",
-        );
+        )
+        // A smaller fleet: two cold starts at GitHub's pacing take a while.
+        .replace("projects = 25", "projects = 6");
     std::fs::write(&config, text).unwrap();
     let base = format!("http://127.0.0.1:{api}");
 
@@ -105,6 +107,21 @@ async fn a_dev_restart_starts_clean_with_the_state_beside_the_dev_config() {
     assert!(first["counts"]["create/ok"].as_u64().unwrap() > 0, "{runs}");
     assert!(root.join("state.db").is_file());
     assert!(!root.join(".fleetsync-dev").exists(), "doubled state path");
+    // A second dev fleetd on the same state is refused by the state lock, naming the first,
+    // before it starts a simulator or resets anything.
+    let second = Command::new(env!("CARGO_BIN_EXE_fleetd"))
+        .current_dir(tmp.path())
+        .args(["--dev", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("pid {},", d.child.id())) && err.contains("in use"),
+        "{err}"
+    );
+    assert!(root.join("state.db").is_file());
     stop(d).await;
 
     // Restart: the simulator starts empty, and so does the state.

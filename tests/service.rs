@@ -251,6 +251,23 @@ async fn sighup_applies_a_good_config_and_refuses_a_broken_one() {
         metrics.contains("fleet_config_last_reload_successful 0"),
         "{metrics}"
     );
+    // `fleetctl status` on the broken file still reaches fleetd (its [daemon] table is
+    // fine) and shows the refusal.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetctl"))
+        .args(["status", "--config"])
+        .arg(&f.config_path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("has 1 error(s)"), "{stderr}");
+    assert!(
+        stdout.contains("last reload: REFUSED") && stdout.contains("github.ownr"),
+        "{stdout}"
+    );
     // Still the same process, still running the previous config.
     assert_eq!(d.child.id(), pid);
     let third = reconcile(&d, json!({})).await;

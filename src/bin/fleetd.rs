@@ -50,6 +50,12 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return ExitCode::from(code),
     };
+    // The state lock first: a second fleetd is refused naming the first, before it binds
+    // anything (or, with --dev, resets the state the first one uses).
+    let lock = match start::lock(&config) {
+        Ok(l) => l,
+        Err(code) => return ExitCode::from(code),
+    };
     #[cfg(feature = "dev")]
     let _sim = if args.dev {
         match fleetsync::dev_sim::start_for_config(&config).await {
@@ -75,5 +81,5 @@ async fn main() -> ExitCode {
         dev: args.dev,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
     };
-    ExitCode::from(start::run(config, opts).await)
+    ExitCode::from(start::run(config, lock, opts).await)
 }

@@ -3,30 +3,48 @@
 use super::args::{DaemonArgs, Output, ReconcileArgs};
 use super::daemon_client::{self as dc, DaemonTarget};
 use super::EXIT_USAGE;
-use crate::config::SecretValue;
+use crate::config::{load_daemon_table, DaemonConfig, SecretValue};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Works out the daemon's address and token from flags, environment and config.
+/// Works out the daemon's address and token from flags, environment and config. A config
+/// with errors elsewhere still gives its `[daemon]` table (with a warning), so `status` can
+/// show why fleetd refused that very file.
 pub fn target(args: &DaemonArgs) -> Result<DaemonTarget, String> {
-    let cfg = match &args.config {
-        Some(p) => Some(crate::config::load(p).map_err(|e| e.to_string())?),
+    let daemon = match &args.config {
+        Some(p) => Some(daemon_table(p)?),
         None => None,
     };
-    let base = base_url(args.addr.as_deref(), cfg.as_ref());
-    let token = match (&args.token, &cfg) {
+    let listen = daemon.as_ref().map(|(d, _)| d.listen.get_ref().clone());
+    let base = base_url(args.addr.as_deref().or(listen.as_deref()), None);
+    let token = match (&args.token, &daemon) {
         (Some(t), _) => Some(SecretValue::new(t.clone())),
-        (None, Some(c)) => match &c.raw.daemon.api_token {
-            Some(src) => Some(
-                src.read(&c.base_dir)
-                    .map_err(|e| format!("API token: {e}"))?,
-            ),
+        (None, Some((d, base_dir))) => match &d.api_token {
+            Some(src) => Some(src.read(base_dir).map_err(|e| format!("API token: {e}"))?),
             None => None,
         },
         (None, None) => None,
     };
     Ok(DaemonTarget { base, token })
+}
+
+fn daemon_table(path: &Path) -> Result<(DaemonConfig, PathBuf), String> {
+    match crate::config::load(path) {
+        Ok(c) => Ok((c.raw.daemon, c.base_dir)),
+        Err(errs) => match load_daemon_table(path) {
+            Some(d) => {
+                eprintln!(
+                    "warning: {} has {} error(s) (`fleetctl config check` lists them); using its [daemon] table",
+                    path.display(),
+                    errs.0.len()
+                );
+                Ok(d)
+            }
+            None => Err(format!("{} cannot be used:\n{errs}", path.display())),
+        },
+    }
 }
 
 /// fleetd's base URL: `--addr` / `FLEETD_ADDR`, else the config's `daemon.listen`, else the

@@ -107,9 +107,41 @@ impl Config {
         if p.is_absolute() {
             p.clone()
         } else {
-            self.base_dir.join(p)
+            tidy(&self.base_dir.join(p))
         }
     }
+}
+
+/// `a/b/../c` → `a/c` where `b` is a real folder (not a symbolic link, through which `..`
+/// would lead elsewhere), so messages name the file plainly.
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        let poppable = matches!(out.components().next_back(), Some(Component::Normal(_)))
+            && std::fs::symlink_metadata(&out).is_ok_and(|m| m.is_dir());
+        match c {
+            Component::ParentDir if poppable => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Only the `[daemon]` table of a config file (its address and API token), for clients of a
+/// running fleetd: read even when other entries of the file have errors (those are set aside
+/// as [`load`] does to list them all). `None` when the file or its TOML cannot be read.
+pub fn load_daemon_table(path: &Path) -> Option<(DaemonConfig, PathBuf)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let raw = super::parse::parse_all(path, &text, key_at).raw?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Some((raw.daemon, base))
 }
 
 /// Loads and validates a config file.

@@ -12,7 +12,10 @@ mod templates;
 
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load, load_for_run, load_str, names, valid_actions_name, Config, KeyFilter, Scope};
+pub use load::{
+    load, load_daemon_table, load_for_run, load_str, names, valid_actions_name, Config, KeyFilter,
+    Scope,
+};
 pub use schema::*;
 pub use secrets::{SecretConfig, SecretError, SecretSource, SecretValue};
 pub use templates::{

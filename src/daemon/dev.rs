@@ -129,6 +129,13 @@ mod tests {
             state.display()
         );
         assert_eq!(state.file_name(), want.file_name());
+        assert!(
+            !state
+                .components()
+                .any(|c| c == std::path::Component::ParentDir),
+            "{}",
+            state.display()
+        );
     }
 
     #[test]

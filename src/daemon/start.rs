@@ -60,21 +60,32 @@ pub struct StartOptions {
     pub shutdown_grace: Duration,
 }
 
-/// Takes the state, builds the daemon's state and serves until stopped; the exit code.
-pub async fn run(config: Arc<Config>, opts: StartOptions) -> u8 {
-    match start(config, &opts).await {
+/// Takes the state lock of the config's state file (one writer per state file).
+pub fn lock(config: &Config) -> Result<StateLock, u8> {
+    StateLock::acquire(&config.state_path(), &this_command()).map_err(|e| {
+        tracing::error!("cannot start: {e}");
+        eprintln!("fleetd: {e}");
+        EXIT_START
+    })
+}
+
+/// With the state lock held: builds the daemon's state and serves until stopped; the exit
+/// code. The lock is released when fleetd exits.
+pub async fn run(config: Arc<Config>, lock: StateLock, opts: StartOptions) -> u8 {
+    let code = match start(config, &opts).await {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("cannot start: {e}");
             eprintln!("fleetd: {e}");
             EXIT_START
         }
-    }
+    };
+    drop(lock);
+    code
 }
 
 async fn start(config: Arc<Config>, opts: &StartOptions) -> Result<u8, String> {
     let state_path = config.state_path();
-    let _lock = StateLock::acquire(&state_path, &this_command()).map_err(|e| e.to_string())?;
     if opts.dev {
         super::dev::reset_state(&state_path)
             .map_err(|e| format!("resetting the dev state {}: {e}", state_path.display()))?;
