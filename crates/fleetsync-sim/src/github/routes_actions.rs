@@ -9,11 +9,12 @@ use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use base64::Engine;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -46,6 +47,19 @@ pub(super) fn valid_name(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && !name.to_ascii_uppercase().starts_with("GITHUB_")
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The `name` and `value` of a new variable (repo or organisation), the name checked.
+pub(super) fn new_variable(body: &Map<String, Value>) -> Result<(String, String), Response> {
+    let name = req_str(body, "name")?;
+    let value = req_str(body, "value")?;
+    if !valid_name(&name) {
+        return Err(validation(
+            "Invalid request.\n\nInvalid name for a variable.",
+            vec![],
+        ));
+    }
+    Ok((name, value))
 }
 
 pub(super) fn is_base64(s: &str) -> bool {
@@ -221,14 +235,7 @@ async fn create_variable(
     body: Bytes,
 ) -> Reply {
     let body = body_object(&body)?;
-    let name = req_str(&body, "name")?;
-    let value = req_str(&body, "value")?;
-    if !valid_name(&name) {
-        return Err(validation(
-            "Invalid request.\n\nInvalid name for a variable.",
-            vec![],
-        ));
-    }
+    let (name, value) = new_variable(&body)?;
     let mut st = shared.lock();
     let r = writable_repo(&mut st, &owner, &repo)?;
     let upper = name.to_ascii_uppercase();

@@ -12,7 +12,7 @@
 //! wording for that case is not documented).
 
 use super::reply::*;
-use super::routes_actions::{is_base64, valid_name};
+use super::routes_actions::{is_base64, new_variable, valid_name};
 use super::routes_repos::repo_json;
 use super::state::SimState;
 use super::{GithubSimHandle, Shared};
@@ -402,14 +402,7 @@ async fn create_variable(
     body: Bytes,
 ) -> Reply {
     let body = body_object(&body)?;
-    let name = req_str(&body, "name")?;
-    let value = req_str(&body, "value")?;
-    if !valid_name(&name) {
-        return Err(validation(
-            "Invalid request.\n\nInvalid name for a variable.",
-            vec![],
-        ));
-    }
+    let (name, value) = new_variable(&body)?;
     let mut st = shared.lock();
     let org_name = st.org(&org).ok_or_else(not_found)?;
     let Some((visibility, ids)) = access(&st, &org_name, &body, true)? else {
