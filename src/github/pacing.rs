@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Added to every window: two grants a window apart here are still a window apart at GitHub
-/// when their latencies differ by less than this.
+/// when their latencies differ by less than this (a 24th of a window shortened by
+/// `time_scale`, if that is less).
 pub const WINDOW_MARGIN: Duration = Duration::from_millis(500);
 /// How many windows a budget stays halved after a secondary-limit answer.
 pub const SLOW_WINDOWS: u32 = 10;
@@ -98,7 +99,8 @@ impl PacingLimits {
         } else {
             1.0
         };
-        base.div_f64(scale) + WINDOW_MARGIN
+        let w = base.div_f64(scale);
+        w + WINDOW_MARGIN.min(w / 24)
     }
 }
 
@@ -484,7 +486,8 @@ mod tests {
             time_scale: 10.0,
             ..PacingLimits::github()
         };
-        assert_eq!(l.window(MIN), Duration::from_secs(6) + WINDOW_MARGIN);
+        assert_eq!(l.window(MIN), Duration::from_millis(6_250));
+        assert_eq!(PacingLimits::github().window(MIN), MIN + WINDOW_MARGIN);
         assert_eq!(l.points_per_minute, 900);
     }
 }

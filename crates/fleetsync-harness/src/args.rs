@@ -45,6 +45,18 @@ pub struct BenchArgs {
     /// `pacing.max_in_flight` of the benchmark config.
     #[arg(long, default_value_t = 32)]
     pub max_in_flight: u32,
+    /// Projects of the cold start at GitHub's real limits (scenario 6a).
+    #[arg(long, default_value_t = 100)]
+    pub limits_projects: usize,
+    /// Repos of the no-op and rotation at GitHub's real limits, on GitHub's clock (6b; 0 skips).
+    #[arg(long, default_value_t = 1000)]
+    pub limits_fleet: usize,
+    /// How much faster than GitHub's the clock of 6a runs (simulator and pacer windows).
+    #[arg(long, default_value_t = 20)]
+    pub time_scale: u32,
+    /// Run only scenario 6 (GitHub's real limits).
+    #[arg(long)]
+    pub github_limits_only: bool,
     /// Managed repos of the memory scenario (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     pub memory_repos: usize,

@@ -11,9 +11,13 @@
 //! 3. the same refresh done per resource, Terraform-style ([`baseline`]);
 //! 4. one project added: `POST /api/v1/reconcile {"projects":[KEY]}` to fleetd until the
 //!    run is done and the project's repo is converged;
-//! 5. fleetd's memory with `--memory-repos` managed repos, idle and during a no-op run.
+//! 5. fleetd's memory with `--memory-repos` managed repos, idle and during a no-op run;
+//! 6. GitHub's real secondary limits with the org-scoped layout and App auth
+//!    ([`github_limits`]): a cold start on a shortened clock, a no-op and a rotation of
+//!    `--limits-fleet` repos on GitHub's clock, and projections for 1,000 and 10,000 repos.
 
 mod baseline;
+mod github_limits;
 mod report;
 
 use crate::args::BenchArgs;
@@ -228,6 +232,16 @@ async fn scenarios(
     root: &Path,
     sim_rt: &tokio::runtime::Handle,
 ) -> Result<Value, String> {
+    if args.github_limits_only {
+        let limits = github_limits::run(args, root, sim_rt).await?;
+        let mut results = json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "settings": settings_json(args, None, None),
+            "github_limits": limits,
+        });
+        results["targets"] = report::targets(&results);
+        return Ok(results);
+    }
     let quiet = false;
     let w = args.write_limit.max(1);
     let pacing = Pacing {
@@ -386,30 +400,13 @@ async fn scenarios(
         json!(null)
     };
 
+    // 6. GitHub's real limits.
+    let limits = github_limits::run(args, root, sim_rt).await?;
+
     let results = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "settings": {
-            "projects": args.projects,
-            "plugins": args.plugins,
-            "write_limit_w_per_minute": w,
-            "latency_ms": args.latency_ms,
-            "pacing": {
-                "concurrency": pacing.concurrency,
-                "max_in_flight": pacing.max_in_flight,
-                "writes_per_minute": pacing.writes_per_minute,
-                "writes_per_hour": pacing.writes_per_hour,
-            },
-            "simulator_github": {
-                "content_writes_per_minute": gh_settings.content_writes_per_minute,
-                "content_writes_per_hour": gh_settings.content_writes_per_hour,
-                "points_per_minute_per_endpoint": gh_settings.points_per_minute,
-                "max_concurrent": gh_settings.max_concurrent,
-                "primary_limit_per_hour": gh_settings.primary_limit,
-            },
-            "memory_repos": args.memory_repos,
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-        },
+        "settings": settings_json(args, Some(&pacing), Some(&gh_settings)),
+        "github_limits": limits,
         "cold_start": cold_json,
         "noop": noop_json,
         "baseline": base_json,
@@ -420,6 +417,40 @@ async fn scenarios(
     let mut results = results;
     results["targets"] = targets;
     Ok(results)
+}
+
+/// The settings of the scaled scenarios (1–5; `None` when only scenario 6 ran).
+fn settings_json(
+    args: &BenchArgs,
+    pacing: Option<&Pacing>,
+    gh: Option<&GithubSimSettings>,
+) -> Value {
+    json!({
+        "projects": args.projects,
+        "plugins": args.plugins,
+        "write_limit_w_per_minute": args.write_limit,
+        "latency_ms": args.latency_ms,
+        "limits_projects": args.limits_projects,
+        "limits_fleet": args.limits_fleet,
+        "time_scale": args.time_scale,
+        "pacing": pacing.map(|p| json!({
+            "concurrency": p.concurrency,
+            "max_in_flight": p.max_in_flight,
+            "writes_per_minute": p.writes_per_minute,
+            "writes_per_hour": p.writes_per_hour,
+            "points_per_minute": p.points_per_minute,
+        })),
+        "simulator_github": gh.map(|g| json!({
+            "content_writes_per_minute": g.content_writes_per_minute,
+            "content_writes_per_hour": g.content_writes_per_hour,
+            "points_per_minute_per_endpoint": g.points_per_minute,
+            "max_concurrent": g.max_concurrent,
+            "primary_limit_per_hour": g.primary_limit,
+        })),
+        "memory_repos": args.memory_repos,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    })
 }
 
 /// Scenario 5: a fleet of `--memory-repos` converged repos (cold-started in process with

@@ -29,8 +29,80 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// The targets of scenario 6 (issue 16), at GitHub's real limits.
+fn limit_targets(r: &Value) -> Vec<Value> {
+    let g = "/github_limits";
+    let mut t = vec![
+        check(
+            "6a cold start (org-scoped) requests/new repo",
+            num(r, &format!("{g}/cold_start/requests_per_repo")),
+            "<=",
+            8.0,
+            "",
+        ),
+        check(
+            "6a cold start content-generating requests/new repo",
+            num(r, &format!("{g}/cold_start/content_writes_per_repo")),
+            "<=",
+            3.0,
+            "",
+        ),
+        check(
+            "6a cold start secondary-limit responses",
+            num(r, &format!("{g}/cold_start/secondary_limit_responses")),
+            "==",
+            0.0,
+            "",
+        ),
+    ];
+    if !r.pointer(&format!("{g}/fleet")).is_some_and(Value::is_null) {
+        let f = format!("{g}/fleet");
+        t.extend([
+            check(
+                "6b rotation of one fleet-wide secret, requests",
+                num(r, &format!("{f}/rotation/rotation_requests")),
+                "<=",
+                3.0,
+                "",
+            ),
+            check(
+                "6b no-op secondary-limit responses",
+                num(r, &format!("{f}/noop/secondary_limit_responses")),
+                "==",
+                0.0,
+                "",
+            ),
+            check(
+                "6b no-op charged primary points (warm ETags)",
+                num(r, &format!("{f}/noop/charged_primary_points")),
+                "==",
+                0.0,
+                "",
+            ),
+            check(
+                "6b no-op wall time / busiest endpoint's floor",
+                num(r, &format!("{f}/noop/wall_over_floor")),
+                "<=",
+                1.2,
+                "x",
+            ),
+            check(
+                "6b App token requests in steady runs",
+                num(r, &format!("{f}/token_requests_in_steady_runs")),
+                "<=",
+                1.0,
+                "",
+            ),
+        ]);
+    }
+    t
+}
+
 /// Every target, with its measurement and whether it holds.
 pub fn targets(r: &Value) -> Value {
+    if r.get("cold_start").is_none() {
+        return Value::Array(limit_targets(r));
+    }
     let noop_req = num(r, "/noop/requests_per_repo");
     let noop_pts = num(r, "/noop/charged_points_per_repo");
     let base_req = num(r, "/baseline/requests_per_repo");
@@ -89,6 +161,7 @@ pub fn targets(r: &Value) -> Value {
             " s",
         ),
     ];
+    t.extend(limit_targets(r));
     if !r["memory"].is_null() {
         t.push(check(
             "fleetd idle RSS",
@@ -246,11 +319,164 @@ pub fn table(r: &Value) -> String {
             "/memory/noop_wall_seconds",
         ),
         ("5 memory", "no-op requests", "/memory/noop_requests"),
+        (
+            "6a cold start, GitHub's limits",
+            "repos",
+            "/github_limits/cold_start/repos",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "clock speed-up",
+            "/github_limits/cold_start/time_scale",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "wall time (s)",
+            "/github_limits/cold_start/wall_seconds",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "time on GitHub's clock (s)",
+            "/github_limits/cold_start/github_clock_seconds",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "requests/repo",
+            "/github_limits/cold_start/requests_per_repo",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "requests/repo without the org phase",
+            "/github_limits/cold_start/requests_per_repo_without_org_phase",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "org phase requests (whole fleet)",
+            "/github_limits/cold_start/org_phase_requests",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "content-generating/repo",
+            "/github_limits/cold_start/content_writes_per_repo",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "content writes per GitHub minute",
+            "/github_limits/cold_start/content_writes_per_github_minute",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "ratio of the allowed 80/min",
+            "/github_limits/cold_start/content_ratio_of_allowed",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "secondary-limit responses",
+            "/github_limits/cold_start/secondary_limit_responses",
+        ),
+        (
+            "6a cold start, GitHub's limits",
+            "App token requests",
+            "/github_limits/cold_start/token_requests",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "repos",
+            "/github_limits/fleet/repos",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "wall time (s)",
+            "/github_limits/fleet/noop/wall_seconds",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "busiest endpoint",
+            "/github_limits/fleet/noop/busiest_endpoint",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "its reads",
+            "/github_limits/fleet/noop/busiest_endpoint_reads",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "floor: reads / 900 per min (s)",
+            "/github_limits/fleet/noop/floor_seconds",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "wall / floor",
+            "/github_limits/fleet/noop/wall_over_floor",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "requests/repo",
+            "/github_limits/fleet/noop/requests_per_repo",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "charged primary points",
+            "/github_limits/fleet/noop/charged_primary_points",
+        ),
+        (
+            "6b no-op, GitHub's limits, real time",
+            "secondary-limit responses",
+            "/github_limits/fleet/noop/secondary_limit_responses",
+        ),
+        (
+            "6b rotation, GitHub's limits",
+            "requests of the rotation (run − no-op)",
+            "/github_limits/fleet/rotation/rotation_requests",
+        ),
+        (
+            "6b rotation, GitHub's limits",
+            "every repo reads the new value",
+            "/github_limits/fleet/rotation/every_repo_reads_the_new_value",
+        ),
+        (
+            "6b steady runs",
+            "App token requests",
+            "/github_limits/fleet/token_requests_in_steady_runs",
+        ),
+        (
+            "6c projected, 1,000 repos",
+            "cold start (min)",
+            "/github_limits/projected/1000/cold_start_minutes",
+        ),
+        (
+            "6c projected, 1,000 repos",
+            "binding limit",
+            "/github_limits/projected/1000/cold_start_binding_limit",
+        ),
+        (
+            "6c projected, 1,000 repos",
+            "no-op (min)",
+            "/github_limits/projected/1000/noop_minutes",
+        ),
+        (
+            "6c projected, 10,000 repos",
+            "cold start (min)",
+            "/github_limits/projected/10000/cold_start_minutes",
+        ),
+        (
+            "6c projected, 10,000 repos",
+            "binding limit",
+            "/github_limits/projected/10000/cold_start_binding_limit",
+        ),
+        (
+            "6c projected, 10,000 repos",
+            "no-op (min)",
+            "/github_limits/projected/10000/noop_minutes",
+        ),
     ];
     let _ = writeln!(s, "| Scenario | Figure | Measured |");
     let _ = writeln!(s, "|---|---|---:|");
     for (sc, label, ptr) in rows {
         if ptr.starts_with("/memory") && r["memory"].is_null() {
+            continue;
+        }
+        if !ptr.starts_with("/github_limits") && r.get("cold_start").is_none() {
             continue;
         }
         let _ = writeln!(s, "| {sc} | {label} | {} |", fmt(r, ptr));
