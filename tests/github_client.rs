@@ -25,6 +25,7 @@ async fn app_auth_lists_variables_across_pages() {
                 installation_id: 7,
                 public_key_pem: public,
                 workflows: true,
+                custom_properties: true,
             }],
             ..Default::default()
         },

@@ -153,6 +153,7 @@ async fn workflow_write_without_permission_is_404() {
         token: "ghp_noWorkflow".into(),
         login: "limited".into(),
         workflows: false,
+        custom_properties: false,
     });
     let gh = client(&s.url, TOKEN);
     gh.orgs("acme")
@@ -513,6 +514,7 @@ async fn app_installation_tokens_work_then_expire() {
             installation_id: 77,
             public_key_pem: public,
             workflows: true,
+            custom_properties: true,
         }],
         ..Default::default()
     })
@@ -589,4 +591,159 @@ async fn outage_and_injected_errors() {
     };
     assert!(failed, "a reset connection must fail on the client");
     assert_eq!(s.handle.counters().connection_resets, 1);
+}
+
+/// Repository custom properties: the organisation's definitions, values at creation, in the
+/// repo object and through `properties/values`, and who may set a value.
+#[tokio::test]
+async fn custom_properties_follow_their_definition_and_permission() {
+    use fleetsync_sim::github::SimCustomProperty;
+    let s = sim(GithubSimSettings {
+        custom_properties: vec![
+            SimCustomProperty::org_string("fleetsync"),
+            SimCustomProperty {
+                values_editable_by: "org_and_repo_actors".into(),
+                required: true,
+                default_value: Some("unknown".into()),
+                ..SimCustomProperty::org_string("team")
+            },
+        ],
+        ..Default::default()
+    })
+    .await;
+    s.handle.add_token(SimToken {
+        token: "ghp_repoAdmin".into(),
+        login: "repo-admin".into(),
+        workflows: true,
+        custom_properties: false,
+    });
+    let http = reqwest::Client::new();
+    let call =
+        |method: reqwest::Method, path: &str, token: &str, body: Option<serde_json::Value>| {
+            let mut rq = http
+                .request(method, format!("{}{path}", s.url))
+                .bearer_auth(token);
+            if let Some(b) = body {
+                rq = rq.json(&b);
+            }
+            rq.send()
+        };
+    // The definition: 200 for a defined property, 404 otherwise.
+    let r = call(
+        reqwest::Method::GET,
+        "/orgs/acme/properties/schema/fleetsync",
+        TOKEN,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let def: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(def["values_editable_by"], "org_actors");
+    assert_eq!(def["value_type"], "string");
+    let r = call(
+        reqwest::Method::GET,
+        "/orgs/acme/properties/schema/nope",
+        TOKEN,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // Created with a value: it is in the repo object; the required one took its default.
+    let r = call(
+        reqwest::Method::POST,
+        "/orgs/acme/repos",
+        TOKEN,
+        Some(serde_json::json!({"name": "marked", "custom_properties": {"fleetsync": "fleetsync:abc project:dev/K"}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let repo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        repo["custom_properties"]["fleetsync"],
+        "fleetsync:abc project:dev/K"
+    );
+    assert_eq!(repo["custom_properties"]["team"], "unknown");
+    // An undefined property, or a value of the wrong type: 422, nothing created.
+    for body in [
+        serde_json::json!({"name": "bad1", "custom_properties": {"nope": "x"}}),
+        serde_json::json!({"name": "bad2", "custom_properties": {"fleetsync": 3}}),
+    ] {
+        let r = call(reqwest::Method::POST, "/orgs/acme/repos", TOKEN, Some(body))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+    }
+    assert!(s.handle.repo("acme/bad1").is_none() && s.handle.repo("acme/bad2").is_none());
+    // A repo admin without the organisation's permission may not set an org-actors
+    // property (403, nothing created), but may set an org-and-repo-actors one.
+    let r = call(
+        reqwest::Method::POST,
+        "/orgs/acme/repos",
+        "ghp_repoAdmin",
+        Some(serde_json::json!({"name": "bad3", "custom_properties": {"fleetsync": "x"}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(s.handle.repo("acme/bad3").is_none());
+    let patch = |token: &'static str, body: serde_json::Value| {
+        call(
+            reqwest::Method::PATCH,
+            "/repos/acme/marked/properties/values",
+            token,
+            Some(body),
+        )
+    };
+    let r = patch(
+        "ghp_repoAdmin",
+        serde_json::json!({"properties": [{"property_name": "fleetsync", "value": "mine"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = patch(
+        "ghp_repoAdmin",
+        serde_json::json!({"properties": [{"property_name": "team", "value": "data"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // The organisation actor changes, then unsets, the marker.
+    let r = patch(
+        TOKEN,
+        serde_json::json!({"properties": [{"property_name": "fleetsync", "value": "other"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = call(
+        reqwest::Method::GET,
+        "/repos/acme/marked/properties/values",
+        TOKEN,
+        None,
+    )
+    .await
+    .unwrap();
+    let values: serde_json::Value = r.json().await.unwrap();
+    assert!(values
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["property_name"] == "fleetsync" && v["value"] == "other"));
+    let r = patch(
+        TOKEN,
+        serde_json::json!({"properties": [{"property_name": "fleetsync", "value": null}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let view = s.handle.repo("acme/marked").unwrap();
+    assert!(!view.custom_properties.contains_key("fleetsync"));
+    assert_eq!(view.custom_properties["team"], "data");
+    // A missing `properties` key: 422.
+    let r = patch(TOKEN, serde_json::json!({})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
 }

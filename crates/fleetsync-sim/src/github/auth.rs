@@ -18,6 +18,8 @@ pub struct Caller {
     pub workflows: bool,
     /// Installation id for installation tokens.
     pub installation: Option<u64>,
+    /// Whether the caller may set values of properties only organisation actors may edit.
+    pub custom_properties: bool,
 }
 
 /// Why authentication failed.
@@ -32,6 +34,7 @@ struct InstallationToken {
     installation_id: u64,
     expires_at: i64,
     workflows: bool,
+    custom_properties: bool,
 }
 
 /// Known credentials.
@@ -82,6 +85,7 @@ impl AuthRegistry {
                 login: p.login.clone(),
                 workflows: p.workflows,
                 installation: None,
+                custom_properties: p.custom_properties,
             });
         }
         if let Some(t) = self.installation_tokens.get(token) {
@@ -91,6 +95,7 @@ impl AuthRegistry {
                     login: format!("installation-{}[bot]", t.installation_id),
                     workflows: t.workflows,
                     installation: Some(t.installation_id),
+                    custom_properties: t.custom_properties,
                 });
             }
         }
@@ -145,6 +150,7 @@ impl AuthRegistry {
                 installation_id: app.installation_id,
                 expires_at,
                 workflows: app.workflows,
+                custom_properties: app.custom_properties,
             },
         );
         (token, expires_at)

@@ -29,6 +29,7 @@ mod routes_contents;
 mod routes_gitdata;
 mod routes_misc;
 mod routes_org_actions;
+mod routes_properties;
 mod routes_protection;
 mod routes_pulls;
 mod routes_repos;
@@ -41,7 +42,7 @@ pub use handle_git::PullView;
 pub use protect::THROUGH_PR;
 pub use record::{RequestRecord, TrafficCounters};
 pub use routes_org_actions::OrgItemView;
-pub use settings::{GithubSimSettings, SimApp, SimToken};
+pub use settings::{GithubSimSettings, SimApp, SimCustomProperty, SimToken};
 pub use state::RepoView;
 pub use transport::{GitHosts, Pushed, Refusal};
 
@@ -141,6 +142,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(routes_gitdata::routes())
         .merge(routes_actions::routes())
         .merge(routes_protection::routes())
+        .merge(routes_properties::routes())
         .merge(routes_misc::routes())
         .merge(routes_org_actions::routes())
         .merge(routes_compare::routes())
@@ -263,5 +265,31 @@ impl GithubSimHandle {
     /// Creates a repo directly (as if made by hand), with an initial commit.
     pub fn create_repo_directly(&self, org: &str, name: &str) -> bool {
         self.shared.lock().create_repo_directly(org, name)
+    }
+    /// An organisation owner sets (`Some`) or unsets a custom property value on a repo, as
+    /// in the repo's settings page (no definition check: tests may set anything).
+    pub fn set_custom_property(&self, full_name: &str, name: &str, value: Option<&str>) -> bool {
+        self.shared
+            .lock()
+            .with_repo(full_name, |r| {
+                match value {
+                    Some(v) => r
+                        .custom_properties
+                        .insert(name.to_string(), serde_json::Value::String(v.to_string())),
+                    None => r.custom_properties.remove(name),
+                };
+                r.updated_at = chrono::Utc::now();
+            })
+            .is_some()
+    }
+    /// Someone replaces the repo's topics in its settings page.
+    pub fn set_topics(&self, full_name: &str, topics: &[&str]) -> bool {
+        self.shared
+            .lock()
+            .with_repo(full_name, |r| {
+                r.topics = topics.iter().map(|t| t.to_string()).collect();
+                r.updated_at = chrono::Utc::now();
+            })
+            .is_some()
     }
 }

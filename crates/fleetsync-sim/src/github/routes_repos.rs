@@ -80,7 +80,7 @@ pub fn repo_json(r: &Repo, base: &str) -> Value {
         "created_at": ts(&r.created_at),
         "updated_at": ts(&r.updated_at),
         "pushed_at": ts(&r.pushed_at),
-        "custom_properties": {},
+        "custom_properties": r.custom_properties,
     });
     if let Value::Object(m) = &mut v {
         for (k, val) in &r.settings {
@@ -157,6 +157,7 @@ fn visibility_of(body: &serde_json::Map<String, Value>) -> Result<Option<String>
 
 async fn create_repo(
     State(shared): State<Arc<Shared>>,
+    Extension(CallerExt(caller)): Extension<CallerExt>,
     Path(org): Path<String>,
     body: Bytes,
 ) -> Reply {
@@ -186,6 +187,11 @@ async fn create_repo(
     let homepage = opt_str(&body, "homepage")?;
     let auto_init = opt_bool(&body, "auto_init")?.unwrap_or(false);
     let is_template = opt_bool(&body, "is_template")?.unwrap_or(false);
+    let properties = super::routes_properties::creation_values(
+        &st.settings.custom_properties,
+        caller.as_ref(),
+        &body,
+    )?;
     let key = st.insert_repo(&org, &name);
     let base = shared.base_url.clone();
     let Some(r) = st.repos.get_mut(&key) else {
@@ -203,6 +209,7 @@ async fn create_repo(
     r.description = description;
     r.homepage = homepage;
     r.is_template = is_template;
+    r.custom_properties = properties;
     if let Err(resp) = apply_settings(r, &body) {
         st.repos.remove(&key);
         return Err(resp);

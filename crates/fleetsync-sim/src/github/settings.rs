@@ -50,6 +50,9 @@ pub struct GithubSimSettings {
     pub installation_token_ttl_secs: u64,
     /// GitHub Apps that may mint installation tokens.
     pub apps: Vec<SimApp>,
+    /// Repository custom properties the organisations define (`/orgs/{org}/properties/schema`);
+    /// none by default, as on a new organisation.
+    pub custom_properties: Vec<SimCustomProperty>,
     /// How many requests the request log keeps.
     pub log_capacity: usize,
     /// Seed for the simulator's randomness (error injection, key ids).
@@ -78,6 +81,7 @@ impl Default for GithubSimSettings {
             secondary_retry_after_secs: 1,
             installation_token_ttl_secs: 3_600,
             apps: Vec::new(),
+            custom_properties: Vec::new(),
             log_capacity: 100_000,
             seed: 1,
         }
@@ -97,6 +101,57 @@ pub struct SimApp {
     /// Whether the installation has the Workflows permission.
     #[serde(default = "yes")]
     pub workflows: bool,
+    /// Whether the installation has the organisation's "Custom properties" permission
+    /// (write), needed to set values of properties only organisation actors may edit.
+    #[serde(default = "yes")]
+    pub custom_properties: bool,
+}
+
+/// A repository custom property defined by the organisation (GitHub's `custom-property`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimCustomProperty {
+    pub property_name: String,
+    /// `string`, `single_select`, `multi_select`, `true_false` or `url`.
+    #[serde(default = "string_type")]
+    pub value_type: String,
+    /// A required property takes `default_value` when a repo is created without it.
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default_value: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The values a select property allows.
+    #[serde(default)]
+    pub allowed_values: Option<Vec<String>>,
+    /// `org_actors` (only organisation owners and actors with the organisation's custom
+    /// properties permission set values) or `org_and_repo_actors` (repo admins too).
+    #[serde(default = "org_actors")]
+    pub values_editable_by: String,
+}
+
+impl SimCustomProperty {
+    /// A string property only organisation actors may set.
+    pub fn org_string(name: &str) -> Self {
+        SimCustomProperty {
+            property_name: name.to_string(),
+            value_type: string_type(),
+            required: false,
+            default_value: None,
+            description: None,
+            allowed_values: None,
+            values_editable_by: org_actors(),
+        }
+    }
+}
+
+fn string_type() -> String {
+    "string".into()
+}
+
+fn org_actors() -> String {
+    "org_actors".into()
 }
 
 fn yes() -> bool {
@@ -112,6 +167,9 @@ pub struct SimToken {
     pub login: String,
     /// Whether it carries the `workflow` scope.
     pub workflows: bool,
+    /// Whether its user may set values of custom properties only organisation actors may
+    /// edit (an organisation owner, or a holder of the custom-properties role).
+    pub custom_properties: bool,
 }
 
 impl SimToken {
@@ -121,6 +179,7 @@ impl SimToken {
             token: token.into(),
             login: "fleet-bot".into(),
             workflows: true,
+            custom_properties: true,
         }
     }
 }

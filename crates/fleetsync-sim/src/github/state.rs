@@ -79,6 +79,8 @@ pub struct Repo {
     pub protection: BTreeMap<String, Value>,
     pub environments: BTreeMap<String, EnvRec>,
     pub pulls: Pulls,
+    /// Custom property values set on the repo (a string, or an array for multi-select).
+    pub custom_properties: BTreeMap<String, Value>,
 }
 
 impl Repo {
@@ -130,6 +132,8 @@ pub struct RepoView {
     /// Protection per branch, in the GET response shape.
     pub protection: BTreeMap<String, Value>,
     pub environments: Vec<String>,
+    /// Custom property values.
+    pub custom_properties: BTreeMap<String, Value>,
 }
 
 /// A secret's unsealed value and last update.
@@ -240,6 +244,7 @@ impl SimState {
             protection: BTreeMap::new(),
             environments: BTreeMap::new(),
             pulls: Pulls::default(),
+            custom_properties: BTreeMap::new(),
         };
         let k = key(org, name);
         // A repository taking a moved one's old name ends the redirect (GitHub does the same).
@@ -298,10 +303,11 @@ impl SimState {
                 .collect(),
             protection: r.protection.clone(),
             environments: r.environments.keys().cloned().collect(),
+            custom_properties: r.custom_properties.clone(),
         })
     }
 
-    fn with_repo<T>(&mut self, full: &str, f: impl FnOnce(&mut Repo) -> T) -> Option<T> {
+    pub(crate) fn with_repo<T>(&mut self, full: &str, f: impl FnOnce(&mut Repo) -> T) -> Option<T> {
         let (o, n) = split(full)?;
         self.repo_mut(o, n).map(f)
     }
