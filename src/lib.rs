@@ -18,6 +18,7 @@ pub mod github;
 pub mod guard;
 pub mod metrics;
 pub mod observe;
+pub mod ownership;
 pub mod plan;
 pub mod reconcile;
 pub mod store;

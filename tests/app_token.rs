@@ -19,6 +19,7 @@ fn app(settings: GithubSimSettings) -> GithubSimSettings {
             installation_id: 7,
             public_key_pem: std::fs::read_to_string("tests/fixtures/sim-app-key.pub.pem").unwrap(),
             workflows: true,
+            custom_properties: true,
         }],
         ..settings
     }

@@ -52,6 +52,7 @@ async fn app_auth_lists_variables_across_pages() {
             description: "d".into(),
             visibility: "private".into(),
             auto_init: true,
+            custom_properties: Default::default(),
         },
     )
     .await
@@ -110,6 +111,7 @@ async fn etag_cache_in_the_store_makes_rereads_free() {
             description: "d".into(),
             visibility: "private".into(),
             auto_init: true,
+            custom_properties: Default::default(),
         },
     )
     .await
@@ -149,6 +151,7 @@ async fn a_secondary_limit_is_waited_out_then_the_write_succeeds() {
             description: String::new(),
             visibility: "private".into(),
             auto_init: true,
+            custom_properties: Default::default(),
         },
     )
     .await

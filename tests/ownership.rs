@@ -5,7 +5,107 @@
 mod common;
 
 use common::*;
-use fleetsync_sim::github::RequestRecord;
+use fleetsync::metrics::Metrics;
+use fleetsync::reconcile::{Engine, RunOptions, RunReport};
+use fleetsync_sim::github::{GithubSimSettings, RequestRecord, SimCustomProperty};
+use serde_json::json;
+use std::sync::Arc;
+
+/// An organisation that defines the marker property (a string only organisation actors
+/// may set), with limits roomy enough for a test fleet.
+fn owned_github() -> GithubSimSettings {
+    GithubSimSettings {
+        custom_properties: vec![SimCustomProperty::org_string("fleetsync")],
+        orgs: vec!["acme".into(), "elsewhere".into()],
+        ..roomy_github()
+    }
+}
+
+/// A run with metrics, and the metrics' text.
+async fn run_with_metrics(f: &Fleet, opts: RunOptions) -> (RunReport, String) {
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let engine = Engine::new(f.config(), f.store(), Some(metrics.clone()), None).unwrap();
+    let r = engine.run(opts).await;
+    (r, metrics.render())
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+}
+
+/// A call to the simulated GitHub as the fleet's token (setting up what people did by hand).
+async fn gh_call(f: &Fleet, method: reqwest::Method, path: &str, body: serde_json::Value) -> u16 {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", f.gh.url))
+        .bearer_auth(GH_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A repo a team made by hand at a name fleetsync would create: public, its own `pr.yml`,
+/// its own secret, `prod` protected with 3 reviews and the checks `team-ci`, `security-scan`.
+async fn hand_made(f: &Fleet, full: &str) {
+    let (org, name) = full.split_once('/').unwrap();
+    assert!(f.gh.handle.create_repo_directly(org, name));
+    assert!(f
+        .gh
+        .handle
+        .edit_file(full, None, ".github/workflows/pr.yml", b"team: pr\n"));
+    assert!(f
+        .gh
+        .handle
+        .overwrite_secret(full, "DATAIKU_INSTANCE_DEV_CI_API_TOKEN", "team-secret"));
+    let head = f.gh.handle.branch_head(full, "main").unwrap();
+    let made = gh_call(
+        f,
+        reqwest::Method::POST,
+        &format!("/repos/{full}/git/refs"),
+        json!({"ref": "refs/heads/prod", "sha": head}),
+    )
+    .await;
+    assert_eq!(made, 201);
+    let protected = gh_call(
+        f,
+        reqwest::Method::PUT,
+        &format!("/repos/{full}/branches/prod/protection"),
+        json!({
+            "required_status_checks": {"strict": true, "contexts": ["team-ci", "security-scan"]},
+            "enforce_admins": true,
+            "required_pull_request_reviews": {"required_approving_review_count": 3},
+            "restrictions": null
+        }),
+    )
+    .await;
+    assert_eq!(protected, 200);
+}
+
+/// The hand-made repo is as its team left it.
+fn assert_untouched(f: &Fleet, full: &str) {
+    let r = f.gh.handle.repo(full).unwrap();
+    assert_eq!(r.visibility, "public", "{full}");
+    assert_eq!(r.files[".github/workflows/pr.yml"], b"team: pr\n", "{full}");
+    assert_eq!(
+        r.secrets["DATAIKU_INSTANCE_DEV_CI_API_TOKEN"].value,
+        "team-secret"
+    );
+    let p = &r.protection["prod"];
+    assert_eq!(
+        p["required_pull_request_reviews"]["required_approving_review_count"],
+        3
+    );
+    assert_eq!(
+        p["required_status_checks"]["contexts"],
+        json!(["team-ci", "security-scan"])
+    );
+    assert!(r.custom_properties.is_empty(), "{:?}", r.custom_properties);
+}
 
 fn sql(f: &Fleet, statements: &str) {
     let c = rusqlite::Connection::open(f.dir.join("state.db")).unwrap();
@@ -268,4 +368,277 @@ async fn case9_whitespace_secret_source_fails_only_the_repos_using_it() {
     let r = f.run().await;
     assert_eq!(r.plan.errors.len(), failing, "{:?}", r.plan.errors);
     assert_eq!(plugin_repos(&f).len(), 2);
+}
+
+// Case 1: a hand-made repo at a name fleetsync would create is a conflict: reported in the
+// plan, the store, the metrics; nothing is written to it. The other repos are created with
+// the marker in the same request as the repo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case1_hand_made_repo_is_a_conflict_and_never_written() {
+    let f = Fleet::start(4, 0, owned_github(), "").await;
+    let wanted = f.wanted_project_repos();
+    let repo = wanted[0].clone();
+    hand_made(&f, &repo).await;
+    f.gh.handle.reset_counters();
+    let plan = f.plan().await;
+    assert!(
+        plan.plan
+            .conflicts
+            .iter()
+            .any(|c| c.repo == repo && c.cause == "unmarked"),
+        "{}",
+        fleetsync::plan::render_text(&plan.plan)
+    );
+    assert!(fleetsync::plan::render_text(&plan.plan).contains("Conflicts"));
+    assert!(write_requests(&f).is_empty());
+    let (r, metrics) = run_with_metrics(&f, RunOptions::default()).await;
+    assert_eq!(r.status, "partial", "{}", r.summary);
+    assert!(
+        writes_to(&f, &repo).is_empty(),
+        "{:?}",
+        writes_to(&f, &repo)
+    );
+    assert_untouched(&f, &repo);
+    let rec = f.store().get_repo(&repo).unwrap().unwrap();
+    assert_eq!(rec.status, "conflict");
+    assert!(rec
+        .last_error
+        .unwrap_or_default()
+        .contains("ownership marker"));
+    assert_eq!(
+        metric(
+            &metrics,
+            "fleet_ownership_conflicts_total{cause=\"unmarked\"} "
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&metrics, "fleet_repos_managed{status=\"conflict\"} "),
+        1.0
+    );
+    // The others were created marked, the marker in the creating POST (no extra request).
+    let install = f.config().install_id.clone();
+    for n in &wanted[1..] {
+        let v = f.gh.handle.repo(n).unwrap();
+        let key = f.store().get_repo(n).unwrap().unwrap().source_key;
+        assert_eq!(
+            v.custom_properties["fleetsync"],
+            json!(format!("fleetsync:{install} project:design/{key}")),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        f.gh.handle
+            .counters()
+            .count("PATCH /repos/{owner}/{repo}/properties/values"),
+        0
+    );
+    // A second run: still nothing written to it.
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(r.plan.conflicts.len(), 1, "{}", r.summary);
+    assert!(writes_to(&f, &repo).is_empty());
+}
+
+// Case 1, adoption: `fleetctl adopt` (a run asked to adopt the repo) writes the marker first
+// and then manages the repo; `adopt = "empty"` takes over an empty repo only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case1_adoption_is_explicit_and_marks_first() {
+    let mut f = Fleet::start(4, 0, owned_github(), "").await;
+    let wanted = f.wanted_project_repos();
+    let (busy, empty) = (wanted[0].clone(), wanted[1].clone());
+    hand_made(&f, &busy).await;
+    let (org, name) = empty.split_once('/').unwrap();
+    assert!(f.gh.handle.create_empty_repo(org, name));
+    f.github_extra = "adopt = \"empty\"".into();
+    f.write_config();
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert!(writes_to(&f, &busy).is_empty());
+    let w = writes_to(&f, &empty);
+    assert!(
+        w.first()
+            .is_some_and(|x| x.starts_with("PATCH /repos/") && x.contains("/properties/values")),
+        "{w:?}"
+    );
+    assert!(r.plan.conflicts.iter().any(|c| c.repo == busy));
+    assert!(f
+        .gh
+        .handle
+        .repo(&empty)
+        .unwrap()
+        .custom_properties
+        .contains_key("fleetsync"));
+    // Asked to adopt the busy one: the plan shows it first, then the run marks it first.
+    let ask = || RunOptions {
+        adopt: vec![busy.clone()],
+        ..Default::default()
+    };
+    let engine = f.engine();
+    let plan = engine
+        .run(RunOptions {
+            dry_run: true,
+            ..ask()
+        })
+        .await;
+    let text = fleetsync::plan::render_text(&plan.plan);
+    assert!(text.contains(&format!("+ marker:{busy}")), "{text}");
+    f.gh.handle.reset_counters();
+    let r = engine.run(ask()).await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let w = writes_to(&f, &busy);
+    assert!(w[0].contains("/properties/values"), "{w:?}");
+    assert!(w.len() > 1, "{w:?}");
+    let v = f.gh.handle.repo(&busy).unwrap();
+    assert_eq!(v.visibility, "private");
+    assert_eq!(f.store().get_repo(&busy).unwrap().unwrap().status, "synced");
+}
+
+// Case 2: a repo that is not this install's is never removed, even when the store says it
+// is managed (as a silently adopted repo was): the marker is checked on GitHub at removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case2_unowned_repo_is_never_removed_even_if_the_store_lists_it() {
+    let f = Fleet::start(
+        4,
+        0,
+        owned_github(),
+        "grace_period = \"0s\"\ndeletion_policy = \"delete\"\nmax_deletions_per_run = 100",
+    )
+    .await;
+    let wanted = f.wanted_project_repos();
+    let handmade = wanted[0].clone();
+    hand_made(&f, &handmade).await;
+    converge_with_conflicts(&f).await;
+    // The store lists it as managed and synced (what a silent adoption left behind).
+    sql(
+        &f,
+        &format!("UPDATE repos SET status = 'synced', last_error = NULL WHERE name = '{handmade}'"),
+    );
+    let key = f.store().get_repo(&handmade).unwrap().unwrap().source_key;
+    assert!(f.dss.handle.remove_project(&key));
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert!(
+        writes_to(&f, &handmade).is_empty(),
+        "{:?}",
+        writes_to(&f, &handmade)
+    );
+    assert!(f.gh.handle.repo(&handmade).is_some());
+    assert_untouched(&f, &handmade);
+    assert!(
+        r.plan
+            .conflicts
+            .iter()
+            .any(|c| c.repo == handmade && c.cause == "not_owned_at_removal"),
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert_eq!(
+        f.store().get_repo(&handmade).unwrap().unwrap().status,
+        "conflict"
+    );
+    // A repo of its own whose project goes is deleted as configured.
+    let own = wanted[1].clone();
+    let own_key = f.store().get_repo(&own).unwrap().unwrap().source_key;
+    assert!(f.dss.handle.remove_project(&own_key));
+    let r = f.run().await;
+    assert_eq!(r.counts.get("delete/ok"), Some(&1), "{}", r.summary);
+    assert!(f.gh.handle.repo(&own).is_none());
+    assert!(f.gh.handle.repo(&handmade).is_some());
+}
+
+/// Two runs: the first may create, the second must be a no-op (conflicts allowed).
+async fn converge_with_conflicts(f: &Fleet) {
+    f.run().await;
+    let r = f.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+}
+
+// Case 3: two installs in one organisation (two DSS nodes with the same project keys, no
+// repo_prefix): the second never writes to or removes the first's repos, and the first
+// keeps them converged (no flip-flop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case3_two_installs_never_touch_each_others_repos() {
+    let a = Fleet::start(
+        4,
+        0,
+        owned_github(),
+        "grace_period = \"0s\"\ndeletion_policy = \"delete\"",
+    )
+    .await;
+    let b = Fleet::start(
+        4,
+        0,
+        owned_github(),
+        "grace_period = \"0s\"\ndeletion_policy = \"delete\"",
+    )
+    .await;
+    // B's config points at A's GitHub (B's own simulated GitHub stays unused).
+    let point_at_a = |f: &Fleet| {
+        let text = f.config_text().replace(&f.gh.url, &a.gh.url);
+        std::fs::write(&f.config_path, text).unwrap();
+    };
+    point_at_a(&b);
+    assert_ne!(a.config().install_id, b.config().install_id);
+    converge(&a).await;
+    let repos = a.gh.handle.repo_names();
+    a.gh.handle.reset_counters();
+    let r = b.run().await;
+    assert!(write_requests(&a).is_empty(), "{:?}", write_requests(&a));
+    assert_eq!(r.plan.conflicts.len(), repos.len(), "{}", r.summary);
+    assert!(r.plan.conflicts.iter().all(|c| c.cause == "other_owner"));
+    // B's node stops listing a project: B removes nothing (it owns nothing).
+    let key = b.dss.handle.project_keys()[0].clone();
+    b.dss.handle.remove_project(&key);
+    point_at_a(&b);
+    let _ = b.run().await;
+    let _ = b.run().await;
+    assert!(write_requests(&a).is_empty(), "{:?}", write_requests(&a));
+    assert_eq!(a.gh.handle.repo_names(), repos);
+    // A: nothing to repair, nothing written.
+    let r = a.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert!(write_requests(&a).is_empty());
+}
+
+// Case 4: a repo archived by hand is drift: left archived in report mode (its project never
+// left), while a repo fleetsync archived itself is unarchived when its project is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case4_hand_archived_repo_is_not_unarchived_in_report_mode() {
+    let f = Fleet::start(4, 0, owned_github(), "drift = \"report\"").await;
+    converge(&f).await;
+    let repo = f.wanted_project_repos()[0].clone();
+    assert!(f.gh.handle.set_archived(&repo, true));
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert!(
+        writes_to(&f, &repo).is_empty(),
+        "{:?}",
+        writes_to(&f, &repo)
+    );
+    assert!(f.gh.handle.repo(&repo).unwrap().archived);
+    let drift: Vec<&str> = r
+        .plan
+        .repos
+        .iter()
+        .filter(|p| p.repo == repo)
+        .flat_map(|p| p.drift.iter().map(|d| d.what.as_str()))
+        .collect();
+    assert_eq!(
+        drift,
+        vec!["archived on GitHub"],
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert!(f.store().get_repo(&repo).unwrap().unwrap().drifted);
 }

@@ -49,6 +49,7 @@ async fn create(gh: &GithubClient, name: String) {
             description: String::new(),
             visibility: "private".into(),
             auto_init: true,
+            custom_properties: Default::default(),
         },
     )
     .await

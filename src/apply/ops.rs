@@ -2,7 +2,8 @@
 //! thing already there (a previous run may have done it before a crash).
 
 use crate::dss::DssClient;
-use crate::github::{FileWrite, GhError, GithubClient, OrgCollection, RepoCreate};
+use crate::github::{wire, FileWrite, GhError, GithubClient, OrgCollection, RepoCreate};
+use crate::ownership::{self, MarkerMode, MarkerSpec};
 use crate::plan::{Content, Op, OrgItemKind, RepoPatch, Step};
 
 /// Why a step failed.
@@ -175,14 +176,22 @@ async fn github_op(
             visibility,
             default_branch,
             auto_init,
+            marker,
         } => {
             let create = RepoCreate {
                 name: name.to_string(),
                 description: description.clone(),
                 visibility: visibility.clone(),
                 auto_init: *auto_init,
+                custom_properties: marker
+                    .as_ref()
+                    .map(|m| m.creation_properties())
+                    .unwrap_or_default(),
             };
-            create_repo(gh, owner, &create, default_branch).await
+            create_repo(gh, owner, &create, default_branch, marker.as_ref()).await
+        }
+        Op::SetMarker { property, value } => {
+            gh.set_property_value(owner, name, property, value).await
         }
         Op::UpdateRepo { patch } => gh
             .update_repo(owner, name, &patch_body(patch))
@@ -304,24 +313,56 @@ fn patch_body(patch: &RepoPatch) -> serde_json::Value {
     serde_json::to_value(patch).unwrap_or_else(|_| serde_json::json!({}))
 }
 
-/// Creates the repo, tolerating an earlier run's creation, then moves its default branch.
+/// A repo found where fleetsync was creating one is taken as its own earlier creation
+/// only when it carries this run's marker; anything else (made by hand meanwhile, another
+/// install's) is not written to.
+fn own_creation(
+    owner: &str,
+    found: wire::Repo,
+    marker: Option<&MarkerSpec>,
+) -> Result<wire::Repo, GhError> {
+    let Some(m) = marker else { return Ok(found) };
+    let property = match &m.mode {
+        MarkerMode::Property(p) => p.as_str(),
+        MarkerMode::Topic => "",
+    };
+    let seen = ownership::read(
+        &found.custom_properties.clone().unwrap_or_default(),
+        found.topics.as_deref().unwrap_or(&[]),
+        property,
+    );
+    match ownership::claim(&seen, &m.install, &m.source) {
+        // Topic mode: the topics are written after the creation, so a repo of this run's
+        // own lost creation has none yet; one with other content is not ours either way.
+        ownership::Claim::Ours => Ok(found),
+        ownership::Claim::Unmarked if m.mode == MarkerMode::Topic => Ok(found),
+        other => Err(GhError::NotOwned {
+            repo: format!("{owner}/{}", found.name),
+            reason: format!("{other:?}"),
+        }),
+    }
+}
+
+/// Creates the repo, tolerating an earlier run's creation (marked as this run's), then
+/// moves its default branch.
 async fn create_repo(
     gh: &GithubClient,
     owner: &str,
     create: &RepoCreate,
     default_branch: &str,
+    marker: Option<&MarkerSpec>,
 ) -> Result<(), GhError> {
     let name = create.name.as_str();
     let created = match gh.create_repo(owner, create).await {
         Ok(r) => r,
         Err(e) if is_status(&e, 422) => match gh.get_repo(owner, name).await? {
-            // Created by an earlier, interrupted run: adopt it.
-            Some(r) => r,
+            // Created by an earlier, interrupted run (it carries the marker): carry on.
+            Some(r) => own_creation(owner, r, marker)?,
             None => return Err(e),
         },
         // The answer was lost (5xx, reset): look before creating again.
         Err(e @ GhError::Ambiguous { .. }) => match gh.get_repo(owner, name).await? {
-            Some(r) => r,
+            Some(r) => own_creation(owner, r, marker)?,
             None => gh.create_repo(owner, create).await.inspect_err(|_| {
                 tracing::warn!(error = %e, "repo creation ambiguous, retry failed");
             })?,

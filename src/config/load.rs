@@ -35,6 +35,8 @@ pub struct Config {
     pub hash: String,
     /// Every secret source of the file, with its place, for [`Config::preflight`].
     pub(super) secrets: Vec<SecretRef>,
+    /// This install's id in ownership markers (`github.install_id`, or derived).
+    pub install_id: String,
 }
 
 /// Compiled include/exclude patterns on project keys.
@@ -212,6 +214,7 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
     let listen = v.check_daemon(&raw.daemon);
     let key_filters = v.check_dss(&raw.dss);
     v.check_github(&raw.github);
+    let install_id = v.install_id(&raw);
     v.check_contents(Scope::Project, "repo", &raw.repo, &raw.github);
     match &raw.plugin_repo {
         Some(c) => v.check_contents(Scope::Plugin, "plugin_repo", c, &raw.github),
@@ -249,6 +252,7 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
         warnings,
         hash: hex::encode(hasher.finalize()),
         secrets,
+        install_id,
     })
 }
 
@@ -493,6 +497,19 @@ impl Validator<'_> {
             "github.plugin_repo_name",
         );
         self.template(names::DESCRIPTION, &g.description, "github.description");
+        let mp = &g.marker_property;
+        if mp.is_empty()
+            || mp.len() > 75
+            || !mp
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.err_key(
+                "github",
+                "marker_property",
+                format!("{mp:?} is not a custom property name: use 1 to 75 letters, digits, '_' and '-'"),
+            );
+        }
         if !valid_branch(&g.default_branch) {
             self.err_key(
                 "github",
@@ -500,6 +517,21 @@ impl Validator<'_> {
                 format!("{:?} is not a valid branch name", g.default_branch),
             );
         }
+    }
+
+    /// `github.install_id`, checked, or the default: the first 12 hex digits of a SHA-256
+    /// over the organisation and the DSS nodes' URLs (lower case, no trailing `/`, sorted).
+    fn install_id(&mut self, raw: &RawConfig) -> String {
+        if let Some(id) = &raw.github.install_id {
+            if let Err(why) = valid_install_id(id) {
+                self.err_key("github", "install_id", why);
+            }
+            return id.clone();
+        }
+        derived_install_id(
+            &raw.github.owner,
+            raw.dss.iter().map(|n| n.url.get_ref().as_str()),
+        )
     }
 
     fn check_contents(&mut self, scope: Scope, table: &str, c: &RepoContents, gh: &GithubConfig) {
@@ -761,6 +793,41 @@ const ORG_DISAGREE: &str = "is declared differently in [repo] and [plugin_repo] 
 
 fn is_templated(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
+}
+
+/// An install id: 1 to 40 lower-case letters, digits and `-` (it must fit in a topic,
+/// `fleetsync-<id>`, when the organisation has no custom property for the marker).
+pub fn valid_install_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 40
+        && !id.starts_with('-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not an install id: use 1 to 40 lower-case letters, digits and '-'"
+        ))
+    }
+}
+
+/// The default install id of an organisation and its DSS nodes.
+pub fn derived_install_id<'a>(owner: &str, node_urls: impl Iterator<Item = &'a str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut urls: Vec<String> = node_urls
+        .map(|u| u.trim().trim_end_matches('/').to_ascii_lowercase())
+        .collect();
+    urls.sort();
+    urls.dedup();
+    let mut h = Sha256::new();
+    h.update(owner.trim().to_ascii_lowercase().as_bytes());
+    for u in &urls {
+        h.update(b"\n");
+        h.update(u.as_bytes());
+    }
+    hex::encode(&h.finalize()[..6])
 }
 
 /// GitHub's rules for Actions secret and variable names.

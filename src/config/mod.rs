@@ -13,8 +13,8 @@ mod templates;
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{
-    load, load_daemon_table, load_for_run, load_str, names, valid_actions_name, Config, KeyFilter,
-    Scope,
+    derived_install_id, load, load_daemon_table, load_for_run, load_str, names, valid_actions_name,
+    valid_install_id, Config, KeyFilter, Scope,
 };
 pub use schema::*;
 pub use secrets::{SecretConfig, SecretError, SecretSource, SecretValue};

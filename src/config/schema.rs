@@ -315,6 +315,46 @@ pub struct GithubConfig {
     /// `repair` manual changes on GitHub, or only `report` them.
     #[serde(default)]
     pub drift: DriftMode,
+    /// This install's id in ownership markers (`fleetsync:<install_id>`). Default: derived
+    /// from `owner` and the DSS nodes' URLs, so two installs never share one by accident.
+    #[serde(default)]
+    pub install_id: Option<String>,
+    /// The organisation's repository custom property that carries the ownership marker
+    /// (when the organisation defines it; otherwise the marker is a topic).
+    #[serde(default = "default_marker_property")]
+    pub marker_property: String,
+    /// Which existing repos without this install's marker fleetsync takes over: `none`
+    /// (each is a conflict, nothing is written to it), `empty` (repos without any commit,
+    /// secret or variable) or `all` (a migration of hand-made repos).
+    #[serde(default)]
+    pub adopt: AdoptPolicy,
+}
+
+/// `github.adopt`: which unmarked repos a run takes over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdoptPolicy {
+    /// None: a repo without this install's marker is a conflict.
+    #[default]
+    None,
+    /// Repos with no commit, secret or variable.
+    Empty,
+    /// Every repo fleetsync would manage (a migration).
+    All,
+}
+
+impl AdoptPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdoptPolicy::None => "none",
+            AdoptPolicy::Empty => "empty",
+            AdoptPolicy::All => "all",
+        }
+    }
+}
+
+fn default_marker_property() -> String {
+    "fleetsync".into()
 }
 
 fn default_github_api() -> Spanned<String> {

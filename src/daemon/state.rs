@@ -236,6 +236,7 @@ impl AppState {
                 projects: trigger.projects.clone(),
                 progress: Some(progress),
                 cancel: Some(cancel),
+                adopt: Vec::new(),
             })
             .await;
         *lock(&self.inner.running) = None;

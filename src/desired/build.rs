@@ -346,6 +346,7 @@ pub fn build_one(
         protection,
         mirror,
         dss_link,
+        marker: None,
     })
 }
 

@@ -111,6 +111,9 @@ pub struct RepoSpec {
     pub mirror: BTreeMap<String, FileSpec>,
     /// The project's DSS git remote, when linking is on.
     pub dss_link: Option<DssLink>,
+    /// The ownership marker of this run (set by the reconcile once it knows where the
+    /// organisation lets it write one; `None` plans no marker).
+    pub marker: Option<crate::ownership::MarkerSpec>,
 }
 
 impl RepoSpec {

@@ -74,6 +74,15 @@ pub enum GhError {
     /// The client could not be set up (bad URL, bad key).
     #[error("GitHub client: {0}")]
     Setup(String),
+    /// A repo fleetsync was about to create exists and does not carry this install's
+    /// ownership marker: nothing is written to it.
+    #[error("{repo} exists without this install's ownership marker ({reason}); not adopted")]
+    NotOwned {
+        /// `owner/name`.
+        repo: String,
+        /// What its markers say.
+        reason: String,
+    },
     /// A secret could not be sealed.
     #[error("sealing secret {name} for {repo}: {reason}")]
     Seal {
@@ -129,6 +138,7 @@ impl GhError {
             GhError::Decode { .. } => "decode",
             GhError::Setup(_) => "setup",
             GhError::Seal { .. } => "seal",
+            GhError::NotOwned { .. } => "not_owned",
         }
     }
 }

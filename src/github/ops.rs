@@ -25,6 +25,9 @@ pub struct RepoCreate {
     /// Create the repo with a first commit (README) on its default branch; `false` makes
     /// an empty repo that a first push fills.
     pub auto_init: bool,
+    /// Custom property values it is created with (the ownership marker), in the same
+    /// request.
+    pub custom_properties: std::collections::BTreeMap<String, String>,
 }
 
 /// What a contents PUT made: the file's blob SHA and the commit's SHA.
@@ -121,10 +124,57 @@ impl GithubClient {
         }
     }
 
+    /// `GET /orgs/{org}/properties/schema/{name}`: the organisation's definition of a custom
+    /// property; `None` when it defines none of that name.
+    pub async fn get_property_definition(
+        &self,
+        org: &str,
+        name: &str,
+    ) -> Result<Option<wire::CustomProperty>, GhError> {
+        let path = format!("/orgs/{}/properties/schema/{}", seg(org), seg(name));
+        match self
+            .request(Method::GET, routes::PROPERTY_SCHEMA, &path, None, true)
+            .await
+        {
+            Ok(r) => decode(&r, "GET", &path).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/properties/values`: sets one custom property value.
+    pub async fn set_property_value(
+        &self,
+        owner: &str,
+        repo: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), GhError> {
+        let path = format!("/repos/{}/{}/properties/values", seg(owner), seg(repo));
+        let body = json!({"properties": [{"property_name": name, "value": value}]});
+        self.request(
+            Method::PATCH,
+            routes::PROPERTY_VALUES,
+            &path,
+            Some(&body),
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every repo of the organisation (`GET /orgs/{org}/repos`, 100 a page), with their
+    /// custom properties and topics.
+    pub async fn list_org_repos(&self, org: &str) -> Result<Vec<wire::Repo>, GhError> {
+        let first = format!("/orgs/{}/repos?per_page=100&type=all", seg(org));
+        self.list_pages(routes::ORG_REPOS, first, |p: Vec<wire::Repo>| (0, p))
+            .await
+    }
+
     /// `POST /orgs/{org}/repos` with an initial commit on the default branch.
     pub async fn create_repo(&self, org: &str, spec: &RepoCreate) -> Result<wire::Repo, GhError> {
         let path = format!("/orgs/{}/repos", seg(org));
-        let body = json!({
+        let mut body = json!({
             "name": spec.name,
             "description": spec.description,
             "visibility": spec.visibility,
@@ -132,6 +182,9 @@ impl GithubClient {
             "auto_init": spec.auto_init,
             "has_wiki": false,
         });
+        if !spec.custom_properties.is_empty() {
+            body["custom_properties"] = json!(spec.custom_properties);
+        }
         let r = self
             .request(Method::POST, routes::ORG_REPOS, &path, Some(&body), false)
             .await?;

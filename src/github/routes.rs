@@ -5,6 +5,10 @@
 
 /// Create (POST) and list (GET) an organisation's repos.
 pub const ORG_REPOS: &str = "/orgs/{org}/repos";
+/// One custom property the organisation defines.
+pub const PROPERTY_SCHEMA: &str = "/orgs/{org}/properties/schema/{custom_property_name}";
+/// A repo's custom property values (PATCH sets them).
+pub const PROPERTY_VALUES: &str = "/repos/{owner}/{repo}/properties/values";
 /// Get, update (PATCH) and delete a repo.
 pub const REPO: &str = "/repos/{owner}/{repo}";
 /// Get and replace a repo's topics.

@@ -10,6 +10,12 @@ pub struct Repo {
     pub id: u64,
     /// Name.
     pub name: String,
+    /// `owner/name`: after a followed redirect, the repo's new place.
+    #[serde(default)]
+    pub full_name: Option<String>,
+    /// Custom property values set on the repo (the ownership marker may be one).
+    #[serde(default)]
+    pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Whether private.
     #[serde(default)]
     pub private: bool,
@@ -37,6 +43,18 @@ pub struct Repo {
     /// Web URL.
     #[serde(default)]
     pub html_url: Option<String>,
+}
+
+/// A repository custom property the organisation defines (`custom-property`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CustomProperty {
+    pub property_name: String,
+    /// `string`, `single_select`, `multi_select`, `true_false`, `url`.
+    #[serde(default)]
+    pub value_type: Option<String>,
+    /// `org_actors` or `org_and_repo_actors`.
+    #[serde(default)]
+    pub values_editable_by: Option<String>,
 }
 
 /// One entry of a git tree.

@@ -40,6 +40,9 @@ pub struct Metrics {
     pub guard_blocked: IntCounterVec,
     /// Repos that failed before or during their apply, by stage and cause.
     pub repo_errors: IntCounterVec,
+    /// Repos left alone because they are not this install's (no marker, another owner's),
+    /// by cause.
+    pub ownership_conflicts: IntCounterVec,
     /// Whether the last run could reach GitHub (1) or not (0).
     pub github_up: IntGauge,
     /// Unix time of the last successful run.
@@ -164,6 +167,12 @@ impl Metrics {
                 "fleet_repo_errors_total",
                 "Repos that failed in a run, by pipeline stage and cause.",
                 &["stage", "cause"],
+            )?,
+            ownership_conflicts: counter(
+                &r,
+                "fleet_ownership_conflicts_total",
+                "Repos not written to because they do not carry this install's ownership marker, by cause.",
+                &["cause"],
             )?,
             projects_discovered: gauge_vec(
                 &r,

@@ -48,6 +48,18 @@ pub struct ObservedRepo {
     /// fleetsync's pull requests into each protected branch whose managed files differ,
     /// newest first.
     pub proposals: BTreeMap<String, Vec<crate::github::PullSummary>>,
+    /// `owner/name` as GitHub answers it: another name than asked for when GitHub
+    /// redirected (the repo was renamed or transferred).
+    pub full_name: Option<String>,
+    /// Custom property values (the ownership marker may be one).
+    pub custom_properties: BTreeMap<String, serde_json::Value>,
+}
+
+impl ObservedRepo {
+    /// No commit, no secret, no variable (what `github.adopt = "empty"` takes over).
+    pub fn is_empty_repo(&self) -> bool {
+        self.exists && self.files.is_none() && self.secrets.is_empty() && self.variables.is_empty()
+    }
 }
 
 /// Reads one repo. `Ok(ObservedRepo { exists: false, .. })` when it does not exist.
@@ -58,10 +70,29 @@ pub async fn observe(
     spec: &RepoSpec,
     settled: &std::collections::BTreeSet<String>,
 ) -> Result<ObservedRepo, GhError> {
-    let (owner, name) = (&spec.owner, &spec.name);
-    let Some(repo) = gh.get_repo(owner, name).await? else {
-        return Ok(ObservedRepo::default());
+    match gh.get_repo(&spec.owner, &spec.name).await? {
+        None => Ok(ObservedRepo::default()),
+        Some(repo) => observe_from(gh, spec, repo, settled).await,
+    }
+}
+
+/// Reads the rest of a repo whose GET answered `repo`. The reads go to the repo's name as
+/// GitHub answered it (after a redirect, its new name).
+pub async fn observe_from(
+    gh: &GithubClient,
+    spec: &RepoSpec,
+    repo: crate::github::wire::Repo,
+    settled: &std::collections::BTreeSet<String>,
+) -> Result<ObservedRepo, GhError> {
+    let full = repo
+        .full_name
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", spec.owner, repo.name));
+    let (owner, name) = match full.split_once('/') {
+        Some((o, n)) => (o.to_string(), n.to_string()),
+        None => (spec.owner.clone(), repo.name.clone()),
     };
+    let (owner, name) = (&owner, &name);
     let default_branch = repo
         .default_branch
         .clone()
@@ -79,6 +110,8 @@ pub async fn observe(
         description: repo.description.clone(),
         default_branch: Some(default_branch.clone()),
         topics,
+        full_name: Some(full.clone()),
+        custom_properties: repo.custom_properties.clone().unwrap_or_default(),
         ..Default::default()
     };
     let tree = gh.get_tree(owner, name, &default_branch).await?;

@@ -9,6 +9,8 @@ use std::str::FromStr;
 /// What a resource is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// The ownership marker (a custom property) of a repo being adopted.
+    Marker,
     /// The repository itself (description, visibility, archived).
     Repo,
     Topics,
@@ -42,7 +44,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order a repo's steps are applied.
-    pub const ALL: [Kind; 13] = [
+    /// The marker comes first: a repo being adopted is marked before anything else is
+    /// written to it.
+    pub const ALL: [Kind; 14] = [
+        Kind::Marker,
         Kind::Repo,
         Kind::Topics,
         Kind::File,
@@ -61,7 +66,8 @@ impl Kind {
     /// The order of a repo made from the DSS project's history: the remote and the
     /// project's push first (they fill the empty repo), fleetsync's files on top, the
     /// branches cut from that, and the project pulls the files back last.
-    pub const HISTORY_FIRST: [Kind; 13] = [
+    pub const HISTORY_FIRST: [Kind; 14] = [
+        Kind::Marker,
         Kind::Repo,
         Kind::Topics,
         Kind::DssRemote,
@@ -85,6 +91,7 @@ impl Kind {
         match self {
             Kind::OrgSecret => "org-secret",
             Kind::OrgVariable => "org-variable",
+            Kind::Marker => "marker",
             Kind::Repo => "repo",
             Kind::Topics => "topics",
             Kind::Branch => "branch",

@@ -19,6 +19,12 @@ pub struct LastApplied {
     /// Org-level resources: address → fingerprint of the repository selection fleetsync
     /// last wrote or saw in line.
     pub selections: BTreeMap<String, String>,
+    /// fleetsync archived the repo itself (a removal), so it unarchives it when the
+    /// project is back.
+    pub archived_by_fleetsync: bool,
+    /// The state was rebuilt from GitHub at this time: a secret with no record whose
+    /// GitHub `updated_at` is older is taken as written by fleetsync before the loss.
+    pub trust_secrets_before: Option<DateTime<Utc>>,
 }
 
 impl LastApplied {

@@ -20,6 +20,6 @@ pub use kinds::{
 };
 pub use render::{render_json, render_text, summary_line};
 pub use step::{
-    Action, Blocked, Content, DriftFinding, Op, OrgItemKind, Plan, Reason, RepoError, RepoPatch,
-    RepoPlan, Stage, Step, UnknownNode,
+    Action, Blocked, Conflict, Content, DriftFinding, Op, OrgItemKind, Plan, Reason, RepoError,
+    RepoPatch, RepoPlan, Stage, Step, UnknownNode,
 };

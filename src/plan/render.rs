@@ -21,6 +21,9 @@ pub fn summary_line(plan: &Plan) -> String {
 /// Text for a terminal.
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
+    for n in &plan.notices {
+        let _ = writeln!(out, "NOTE: {n}");
+    }
     for r in &plan.repos {
         if r.steps.is_empty() && r.drift.is_empty() {
             continue;
@@ -48,6 +51,15 @@ pub fn render_text(plan: &Plan) -> String {
         let _ = writeln!(out, "Not removed:");
         for b in &plan.blocked {
             let _ = writeln!(out, "  = {}  ({})", b.repo, b.reason);
+        }
+    }
+    if !plan.conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "Conflicts (not this install's repos; nothing is written to them):"
+        );
+        for c in &plan.conflicts {
+            let _ = writeln!(out, "  ! {}  ({}: {})", c.repo, c.source, c.reason);
         }
     }
     if !plan.unknown_nodes.is_empty() {

@@ -55,10 +55,12 @@ pub enum Reason {
     SecretUnverified,
     /// The project or plugin is gone from DSS.
     ProjectGone { since: String },
-    /// The project came back, its repo is archived.
+    /// The project came back, its repo is archived (by fleetsync, for the removal).
     ProjectBack,
     /// A branch's managed files differ from what the config renders.
     FilesDiffer { files: Vec<String> },
+    /// The repo exists without a marker and is taken over (why).
+    Adopted { why: String },
 }
 
 impl Reason {
@@ -71,8 +73,9 @@ impl Reason {
             Reason::SecretSourceChanged => "secret source changed".into(),
             Reason::SecretUnverified => "not written by fleetsync before".into(),
             Reason::ProjectGone { since } => format!("project gone since {since}"),
-            Reason::ProjectBack => "project is back; repo was archived".into(),
+            Reason::ProjectBack => "project is back; fleetsync archived the repo".into(),
             Reason::FilesDiffer { files } => format!("managed files differ: {}", files.join(", ")),
+            Reason::Adopted { why } => format!("adopted: {why}"),
         }
     }
     pub fn is_drift(&self) -> bool {
@@ -116,6 +119,15 @@ pub enum Op {
         default_branch: String,
         /// With a first commit; `false`: empty, for the project's push to fill.
         auto_init: bool,
+        /// The ownership marker the repo is created with (and that a repo found there
+        /// must already carry to be taken as this run's own creation).
+        #[serde(skip)]
+        marker: Option<crate::ownership::MarkerSpec>,
+    },
+    /// Writes the ownership marker property of an existing repo (adoption).
+    SetMarker {
+        property: String,
+        value: String,
     },
     UpdateRepo {
         patch: RepoPatch,
@@ -359,6 +371,19 @@ pub struct UnknownNode {
     pub reason: String,
 }
 
+/// A repo that exists and is not this install's (no marker, or another owner's): nothing
+/// is written to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    /// `owner/name`.
+    pub repo: String,
+    /// The source fleetsync would manage it for.
+    pub source: String,
+    /// `unmarked`, `other_owner`, `other_source`, `transferred`, `not_owned_at_removal`.
+    pub cause: String,
+    pub reason: String,
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -369,6 +394,10 @@ pub struct Plan {
     pub errors: Vec<RepoError>,
     /// Nodes whose discovery was unknown (nothing is deleted for them).
     pub unknown_nodes: Vec<UnknownNode>,
+    /// Repos that exist without this install's ownership marker: not written to.
+    pub conflicts: Vec<Conflict>,
+    /// Things the user must know about this run (a state rebuilt from GitHub).
+    pub notices: Vec<String>,
 }
 
 impl Plan {

@@ -3,14 +3,16 @@
 //! same pass serves the first round and the retry round. A state-file failure (reading what
 //! fleetsync last applied, or recording a repo) stops every later write of the run.
 
+use super::claim::Claimed;
 use super::engine::Engine;
 use super::record;
 use super::status::RunError;
 use crate::apply::{apply_repo, ApplyContext, RepoResult};
 use crate::config::DriftMode;
 use crate::desired::{self, SourceObject};
-use crate::observe::observe;
-use crate::plan::{self, Kind, LastApplied, RepoError, RepoPlan, Stage};
+use crate::observe::ObservedRepo;
+use crate::ownership::Ownership;
+use crate::plan::{self, Conflict, Kind, LastApplied, RepoError, RepoPlan, Stage};
 use futures::StreamExt;
 use std::sync::Mutex;
 use tokio::sync::watch;
@@ -19,6 +21,10 @@ use tokio::sync::watch;
 pub struct PassContext<'a> {
     pub apply: ApplyContext<'a>,
     pub fp_key: &'a [u8],
+    /// Where markers are written, and what may be adopted.
+    pub ownership: &'a Ownership,
+    /// Set when the state was rebuilt from GitHub (see [`LastApplied`]).
+    pub trust_secrets_before: Option<chrono::DateTime<chrono::Utc>>,
     pub mode: DriftMode,
     pub dry_run: bool,
     pub cancel: Option<watch::Receiver<bool>>,
@@ -68,6 +74,8 @@ pub struct RepoOutcome {
     pub plan: Option<RepoPlan>,
     pub result: Option<RepoResult>,
     pub error: Option<RepoError>,
+    /// The repo exists and is not this install's: nothing was written to it.
+    pub conflict: Option<Conflict>,
     pub interrupted: bool,
 }
 
@@ -78,6 +86,7 @@ impl RepoOutcome {
             plan: None,
             result: None,
             error: Some(error),
+            conflict: None,
             interrupted: false,
         }
     }
@@ -88,22 +97,34 @@ impl RepoOutcome {
             plan: Some(plan),
             result: None,
             error: None,
+            conflict: None,
+            interrupted: false,
+        }
+    }
+
+    fn conflict(c: Conflict) -> Self {
+        RepoOutcome {
+            retry: None,
+            plan: None,
+            result: None,
+            error: None,
+            conflict: Some(c),
             interrupted: false,
         }
     }
 }
 
 /// A repo that failed before its apply.
-struct Failure {
-    stage: Stage,
-    cause: &'static str,
-    reason: String,
+pub(super) struct Failure {
+    pub(super) stage: Stage,
+    pub(super) cause: &'static str,
+    pub(super) reason: String,
     /// Set when the failure is the state file's: the run stops writing.
-    fault: Option<RunError>,
+    pub(super) fault: Option<RunError>,
 }
 
 impl Failure {
-    fn new(stage: Stage, cause: &'static str, reason: String) -> Self {
+    pub(super) fn new(stage: Stage, cause: &'static str, reason: String) -> Self {
         Failure {
             stage,
             cause,
@@ -119,6 +140,7 @@ pub struct PassOutcome {
     pub plans: Vec<RepoPlan>,
     pub results: Vec<RepoResult>,
     pub errors: Vec<RepoError>,
+    pub conflicts: Vec<Conflict>,
     pub retry: Vec<(SourceObject, String)>,
     /// Repos whose GitHub reads succeeded, and those whose reads failed on GitHub's side
     /// (unreachable, 5xx, refused token): all failed and none succeeded means GitHub is down.
@@ -153,6 +175,7 @@ impl Engine {
                 None => out.observed += 1,
             }
             out.errors.extend(o.error);
+            out.conflicts.extend(o.conflict);
             out.interrupted |= o.interrupted;
             if let Some(p) = o.plan {
                 if !ctx.dry_run {
@@ -172,12 +195,23 @@ impl Engine {
 
     /// What fleetsync last wrote to `repo`. A read failure is a store fault: without it
     /// every resource would look never written and secrets would be rewritten.
-    fn last_applied(&self, repo: &str) -> Result<LastApplied, RunError> {
-        let rs = self
+    fn last_applied(
+        &self,
+        repo: &str,
+        trust_secrets_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<LastApplied, RunError> {
+        let what = |e| RunError::store(format!("reading what was applied to {repo}"), e);
+        let rs = self.store.list_resources(Some(repo)).map_err(what)?;
+        let archived_by_fleetsync = self
             .store
-            .list_resources(Some(repo))
-            .map_err(|e| RunError::store(format!("reading what was applied to {repo}"), e))?;
-        let mut l = LastApplied::default();
+            .get_repo(repo)
+            .map_err(what)?
+            .is_some_and(|r| r.status == "archived");
+        let mut l = LastApplied {
+            archived_by_fleetsync,
+            trust_secrets_before,
+            ..Default::default()
+        };
         for r in rs {
             let branch_files =
                 r.kind == Kind::PullRequest.as_str() || r.kind == Kind::BranchFiles.as_str();
@@ -199,7 +233,7 @@ impl Engine {
         name: String,
     ) -> RepoOutcome {
         let full = format!("{}/{name}", self.config.raw.github.owner);
-        match self.converge_repo(ctx, &src, &full).await {
+        match self.converge_repo(ctx, &src).await {
             Ok(mut o) => {
                 if o.result.as_ref().is_some_and(|r| r.failed()) {
                     o.retry = Some((src, name));
@@ -248,45 +282,97 @@ impl Engine {
         &self,
         ctx: &PassContext<'_>,
         src: &SourceObject,
-        full: &str,
     ) -> Result<RepoOutcome, Failure> {
-        let spec = desired::build_one(&self.config, src, ctx.fp_key)
+        let mut spec = desired::build_one(&self.config, src, ctx.fp_key)
             .map_err(|e| Failure::new(Stage::Desire, e.cause(), e.to_string()))?;
-        let last = self.last_applied(full).map_err(|e| Failure {
-            stage: Stage::State,
-            cause: "store",
-            reason: e.to_string(),
-            fault: Some(e),
-        })?;
+        let asked = spec.full_name();
+        let last = self.last_or_fail(&asked, ctx)?;
         let settled = plan::settled_branches(&spec, &last);
-        let mut obs = observe(&self.gh, &spec, &settled).await.map_err(|e| {
+        let observe_failed = |e: crate::github::GhError| {
             Failure::new(Stage::Observe, e.cause(), format!("could not observe: {e}"))
-        })?;
+        };
+        let found = self
+            .gh
+            .get_repo(&spec.owner, &spec.name)
+            .await
+            .map_err(observe_failed)?;
+        let mut notes = Vec::new();
+        let mut obs = match found {
+            None => {
+                let mode = self
+                    .marker_mode(ctx.ownership)
+                    .await
+                    .map_err(observe_failed)?;
+                let source = super::claim::source_label(&spec);
+                spec.marker = Some(ctx.ownership.marker(&source, mode));
+                ObservedRepo::default()
+            }
+            Some(repo) => {
+                let claimed = self
+                    .claim(ctx, &mut spec, repo, &settled, &mut notes)
+                    .await?;
+                match claimed {
+                    Claimed::Ours(obs) => *obs,
+                    Claimed::NotOurs(c) => return Ok(RepoOutcome::conflict(c)),
+                }
+            }
+        };
+        self.mark_topics(ctx, &mut spec, &obs);
+        // A followed rename moved the records: read them at the new name.
+        let last = match spec.full_name() {
+            full if full == asked => last,
+            full => self.last_or_fail(&full, ctx)?,
+        };
         if let Some(link) = &spec.dss_link {
             if let Some(client) = self.dss.iter().find(|c| c.node() == link.node) {
                 obs.dss_remote = Some(crate::observe::observe_dss(client, link).await);
             }
         }
-        let p = plan::plan_repo(&spec, &obs, &last, ctx.mode);
+        let mut p = plan::plan_repo(&spec, &obs, &last, ctx.mode);
+        p.drift.extend(notes);
+        Ok(self.apply_planned(ctx, &spec, p, &obs, &last).await)
+    }
+
+    fn last_or_fail(&self, repo: &str, ctx: &PassContext<'_>) -> Result<LastApplied, Failure> {
+        self.last_applied(repo, ctx.trust_secrets_before)
+            .map_err(|e| Failure {
+                stage: Stage::State,
+                cause: "store",
+                reason: e.to_string(),
+                fault: Some(e),
+            })
+    }
+
+    /// Applies a repo's plan (unless the run is a dry run, cancelled, or its state file
+    /// failed) and records the outcome.
+    async fn apply_planned(
+        &self,
+        ctx: &PassContext<'_>,
+        spec: &crate::desired::RepoSpec,
+        p: RepoPlan,
+        obs: &ObservedRepo,
+        last: &LastApplied,
+    ) -> RepoOutcome {
+        let full = spec.full_name();
         if ctx.dry_run {
-            ctx.org_members.add(&spec);
-            return Ok(RepoOutcome::planned(p));
+            ctx.org_members.add(spec);
+            return RepoOutcome::planned(p);
         }
         if ctx.cancelled() {
             let mut o = RepoOutcome::planned(p);
             o.interrupted = true;
-            return Ok(o);
+            return o;
         }
         if ctx.faulted() && !p.steps.is_empty() {
             let reason = "not applied: the state file failed earlier in this run".to_string();
             let mut o = RepoOutcome::planned(p);
             o.error = Some(RepoError {
-                repo: full.to_string(),
+                repo: full,
                 stage: Stage::State,
                 cause: "store".into(),
                 reason,
             });
-            return Ok(o);
+            return o;
         }
         let result = if p.steps.is_empty() {
             None
@@ -295,19 +381,20 @@ impl Engine {
         };
         if let Some(message) = result.as_ref().and_then(|r| r.journal_error.clone()) {
             ctx.fault(RunError::Journal {
-                repo: full.to_string(),
+                repo: full.clone(),
                 message,
             });
         }
-        self.record_outcome(ctx, &spec, &p, result.as_ref(), &obs, &last);
-        ctx.org_members.add(&spec);
-        Ok(RepoOutcome {
+        self.record_outcome(ctx, spec, &p, result.as_ref(), obs, last);
+        ctx.org_members.add(spec);
+        RepoOutcome {
             retry: None,
             plan: Some(p),
             result,
             error: None,
+            conflict: None,
             interrupted: false,
-        })
+        }
     }
 
     /// Records a repo after its apply (or a no-op that still needs its records written).

@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub projects: Vec<String>,
     pub progress: Option<ProgressFn>,
     pub cancel: Option<watch::Receiver<bool>>,
+    /// Repos (`owner/name`) to adopt in this run although they carry no marker
+    /// (`fleetctl adopt`).
+    pub adopt: Vec<String>,
 }
 
 impl RunOptions {
@@ -98,6 +101,8 @@ fn github_options(config: &Config) -> Result<GithubOptions, String> {
 struct Loaded<'a> {
     state: &'a super::naming::RunState,
     fp_key: &'a [u8],
+    ownership: &'a crate::ownership::Ownership,
+    trust_secrets_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The pacer's budgets from `[pacing]`.
@@ -234,11 +239,25 @@ impl Engine {
         progress: &ProgressReporter<'_>,
         plan: &mut Plan,
     ) -> Result<RunFacts, RunError> {
-        let state = self.load_state()?;
+        let mut state = self.load_state()?;
         let found = self.discover(opts.dry_run, &opts.projects, &state).await?;
         plan.unknown_nodes = found.unknown;
+        let own = self.ownership(&opts.adopt);
+        let rebuilt = self.rebuild_if_new(&own, opts.dry_run).await?;
+        plan.notices.extend(rebuilt.notice.clone());
+        if !rebuilt.records.is_empty() {
+            // A new state file: the repos recognised by their markers are managed (kept in
+            // memory only by a dry run).
+            state = if opts.dry_run {
+                let mut s = state;
+                s.managed.extend(rebuilt.records);
+                s
+            } else {
+                self.load_state()?
+            };
+        }
         let fp_key = self.fingerprint_key()?;
-        let named = self.name(found.sources, &state.managed);
+        let named = self.name(found.sources, &state);
         plan.errors = named.errors;
         plan.blocked = named.protected;
         let removals = self.guard_removals(
@@ -255,6 +274,8 @@ impl Engine {
         let loaded = Loaded {
             state: &state,
             fp_key: &fp_key,
+            ownership: &own,
+            trust_secrets_before: rebuilt.trust_secrets_before,
         };
         self.converge_and_remove(opts, progress, &loaded, named.named, removals, plan)
             .await
@@ -281,6 +302,8 @@ impl Engine {
                 run_id: opts.run_id,
             },
             fp_key: loaded.fp_key,
+            ownership: loaded.ownership,
+            trust_secrets_before: loaded.trust_secrets_before,
             mode: self.config.raw.github.drift,
             dry_run: opts.dry_run,
             cancel: opts.cancel.clone(),
@@ -302,9 +325,9 @@ impl Engine {
         let mut fatal = ctx.take_fault();
         if !opts.dry_run && fatal.is_none() && !interrupted {
             let cancelled = || opts.cancelled();
-            let (removed, stopped, fault) =
-                self.remove(&ctx.apply, &removals.allowed, &cancelled).await;
-            results.extend(removed);
+            let (removed, stopped, fault) = self.remove(&ctx, &removals.allowed, &cancelled).await;
+            results.extend(removed.results);
+            plan.conflicts.extend(removed.conflicts);
             interrupted |= stopped;
             fatal = fault;
         }
@@ -345,6 +368,7 @@ impl Engine {
         let mut interrupted = first.interrupted;
         let mut failed: BTreeSet<String> = first.errors.iter().map(|e| e.repo.clone()).collect();
         plan.errors.extend(first.errors);
+        plan.conflicts.extend(first.conflicts);
         plan.repos.extend(
             first
                 .plans
@@ -365,6 +389,7 @@ impl Engine {
             interrupted |= second.interrupted;
             failed.extend(second.errors.iter().map(|e| e.repo.clone()));
             plan.errors.extend(second.errors);
+            plan.conflicts.extend(second.conflicts);
             // The second pass's outcome is the repo's outcome.
             results.retain(|r| !second.results.iter().any(|s| s.repo == r.repo));
             results.extend(second.results);

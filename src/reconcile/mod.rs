@@ -12,12 +12,14 @@
 //! | `report` | status, summary and report |
 //! | `observer` | metrics and health, always present |
 
+mod claim;
 mod converge;
 mod discovery;
 mod engine;
 mod naming;
 mod observer;
 mod org;
+mod ownership;
 mod record;
 mod removal;
 mod report;

@@ -15,6 +15,8 @@ pub struct RunState {
     pub managed: Vec<RepoRecord>,
     /// Tombstones by repo.
     pub tombstones: BTreeMap<String, Tombstone>,
+    /// Repos renamed on GitHub: the name fleetsync renders (lower case) → the name now.
+    pub former_names: BTreeMap<String, String>,
 }
 
 /// The sources with their repo names, and what naming found.
@@ -51,17 +53,36 @@ impl Engine {
             .into_iter()
             .map(|t| (t.repo.clone(), t))
             .collect();
+        let former_names = self
+            .store
+            .former_names()
+            .map_err(|e| RunError::store("listing the renamed repos", e))?;
         Ok(RunState {
             managed,
             tombstones,
+            former_names,
         })
     }
 
-    /// Names every source; drops the protected ones.
-    pub(super) fn name(&self, sources: Vec<SourceObject>, managed: &[RepoRecord]) -> Named {
+    /// Names every source (a repo renamed on GitHub by its name now); drops the protected
+    /// ones.
+    pub(super) fn name(&self, sources: Vec<SourceObject>, state: &RunState) -> Named {
         let cfg = &self.config;
         let owner = &cfg.raw.github.owner;
-        let (named, desire_errors) = desired::names(cfg, sources);
+        let managed = &state.managed;
+        let (mut named, desire_errors) = desired::names(cfg, sources);
+        for (src, n) in named.iter_mut() {
+            let rendered = format!("{owner}/{n}").to_ascii_lowercase();
+            let Some(now) = state.former_names.get(&rendered) else {
+                continue;
+            };
+            let same_source = managed.iter().any(|r| {
+                r.name == *now && r.node == src.node && r.source_key == src.key && r.is_live()
+            });
+            if let (true, Some((_, name))) = (same_source, now.split_once('/')) {
+                *n = name.to_string();
+            }
+        }
         let mut wanted: BTreeSet<String> = named
             .iter()
             .map(|(_, n)| format!("{owner}/{n}").to_ascii_lowercase())

@@ -20,8 +20,8 @@ pub struct RunObserver {
 }
 
 /// The statuses the per-status repo gauge always carries (zero when none).
-const REPO_STATUSES: [&str; 6] = [
-    "synced", "error", "drifted", "archived", "deleted", "orphaned",
+const REPO_STATUSES: [&str; 7] = [
+    "synced", "error", "drifted", "archived", "deleted", "orphaned", "conflict",
 ];
 
 impl RunObserver {
@@ -84,6 +84,13 @@ impl RunObserver {
             m.repo_errors
                 .with_label_values(&[stage.as_str(), cause])
                 .inc();
+        }
+    }
+
+    /// A repo that is not this install's was left alone.
+    pub fn conflict(&self, cause: &str) {
+        if let Some(m) = &self.metrics {
+            m.ownership_conflicts.with_label_values(&[cause]).inc();
         }
     }
 

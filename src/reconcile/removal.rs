@@ -1,14 +1,16 @@
 //! The guard and remove phases: which managed repos whose source is gone may be removed in
 //! this run (the guard's policy), the tombstones that time the grace period (written before
 //! any removal; a failed write fails the run), and the removals themselves, after the repos
-//! that stay.
+//! that stay, each checked on GitHub (the ownership marker) just before it is made.
 
+use super::converge::PassContext;
 use super::engine::Engine;
 use super::record;
 use super::status::RunError;
-use crate::apply::{apply_repo, ApplyContext, RepoResult};
+use crate::apply::{apply_repo, Outcome, RepoResult, StepResult};
 use crate::guard::{guard, GuardInput};
-use crate::plan::{Blocked, RepoPlan};
+use crate::ownership::{self, Claim};
+use crate::plan::{Address, Blocked, Conflict, Kind, RepoPlan};
 use crate::store::RepoRecord;
 use std::collections::BTreeSet;
 
@@ -94,33 +96,172 @@ impl Engine {
         })
     }
 
-    /// Applies the allowed removals; stops at a cancel. Returns the results and whether it
-    /// was interrupted.
+    /// Applies the allowed removals; stops at a cancel. Each repo's marker is read on
+    /// GitHub first: a repo that is not (any more) this install's is not removed, whatever
+    /// the store says. Returns the results and conflicts, whether it was interrupted, and
+    /// the state-file failure that stopped it.
     pub(super) async fn remove(
         &self,
-        ctx: &ApplyContext<'_>,
+        ctx: &PassContext<'_>,
         removals: &[Removal],
         cancelled: &(dyn Fn() -> bool + Sync),
-    ) -> (Vec<RepoResult>, bool, Option<RunError>) {
-        let mut results = Vec::new();
+    ) -> (Removed, bool, Option<RunError>) {
+        let mut out = Removed::default();
         for r in removals {
             if cancelled() {
-                return (results, true, None);
+                return (out, true, None);
             }
-            let res = apply_repo(ctx, &r.plan).await;
+            let plan = match self.check_owned(ctx, r).await {
+                Ok(Checked::Remove(plan)) => plan,
+                Ok(Checked::Skip(res)) => {
+                    out.results.push(*res);
+                    continue;
+                }
+                Ok(Checked::NotOurs(c)) => {
+                    out.conflicts.push(c);
+                    continue;
+                }
+                Err(fault) => return (out, false, Some(fault)),
+            };
+            let res = apply_repo(&ctx.apply, &plan).await;
             self.observer.steps(&res);
-            let recorded = record::record_removal(&self.store, ctx.run_id, &r.record, &res);
+            let mut rec = r.record.clone();
+            rec.name = plan.repo.clone();
+            let recorded = record::record_removal(&self.store, ctx.apply.run_id, &rec, &res);
             let journal = res.journal_error.clone();
-            results.push(res);
+            out.results.push(res);
             if let Some(message) = journal {
-                let repo = r.record.name.clone();
-                return (results, false, Some(RunError::Journal { repo, message }));
+                let repo = rec.name.clone();
+                return (out, false, Some(RunError::Journal { repo, message }));
             }
             if let Err(e) = recorded {
-                let what = format!("recording the removal of {}", r.record.name);
-                return (results, false, Some(RunError::store(what, e)));
+                let what = format!("recording the removal of {}", rec.name);
+                return (out, false, Some(RunError::store(what, e)));
             }
         }
-        (results, false, None)
+        (out, false, None)
+    }
+
+    /// Reads the repo on GitHub before removing it: gone already, not ours (a conflict,
+    /// recorded so), or ours (possibly under a new name: the removal follows it).
+    async fn check_owned(&self, ctx: &PassContext<'_>, r: &Removal) -> Result<Checked, RunError> {
+        let name = &r.record.name;
+        let (owner, repo) = name.split_once('/').unwrap_or(("", name.as_str()));
+        let store = |what: String| move |e| RunError::store(what, e);
+        let found = match self.gh.get_repo(owner, repo).await {
+            Ok(f) => f,
+            Err(e) => {
+                let why = format!("not removed: its ownership marker could not be read: {e}");
+                tracing::warn!(repo = %name, error = %e, "removal postponed");
+                return Ok(Checked::Skip(Box::new(skipped(
+                    &r.plan,
+                    Outcome::Failed(why),
+                ))));
+            }
+        };
+        let Some(found) = found else {
+            // Gone already (deleted by someone): nothing to remove, nothing to manage.
+            let mut rec = r.record.clone();
+            rec.status = "gone".into();
+            rec.last_error = Some("not on GitHub any more".into());
+            self.store
+                .upsert_repo(&rec)
+                .and_then(|_| self.store.clear_tombstone(name))
+                .map_err(store(format!("recording that {name} is gone")))?;
+            let why = "already gone from GitHub".to_string();
+            return Ok(Checked::Skip(Box::new(skipped(
+                &r.plan,
+                Outcome::Skipped(why),
+            ))));
+        };
+        let source = format!(
+            "{}:{}/{}",
+            r.record.source_kind, r.record.node, r.record.source_key
+        );
+        let own = ctx.ownership;
+        let seen = ownership::read(
+            &found.custom_properties.clone().unwrap_or_default(),
+            found.topics.as_deref().unwrap_or(&[]),
+            &own.property,
+        );
+        let claim = ownership::claim(&seen, &own.install, &source);
+        if claim != Claim::Ours {
+            return self
+                .removal_conflict(r, &source, &claim)
+                .map(Checked::NotOurs);
+        }
+        let actual = found.full_name.unwrap_or_else(|| name.clone());
+        let mut plan = r.plan.clone();
+        if !actual.eq_ignore_ascii_case(name) {
+            self.store
+                .rename_repo(name, &actual)
+                .map_err(store(format!("following the rename of {name} to {actual}")))?;
+            plan.repo = actual.clone();
+            for s in &mut plan.steps {
+                s.address = Address::of_repo(Kind::Repo, &actual);
+            }
+        }
+        Ok(Checked::Remove(plan))
+    }
+
+    fn removal_conflict(
+        &self,
+        r: &Removal,
+        source: &str,
+        claim: &Claim,
+    ) -> Result<Conflict, RunError> {
+        let name = &r.record.name;
+        let reason = match claim {
+            Claim::Unmarked => "does not carry this install's ownership marker".to_string(),
+            Claim::OtherSource(s) => format!("carries this install's marker for {s}"),
+            Claim::Other(why) => why.clone(),
+            Claim::Ours => String::new(),
+        };
+        let reason = format!("not removed: {reason}; it is not fleetsync's to remove");
+        tracing::warn!(repo = %name, %reason, "removal refused: not this install's repo");
+        self.observer.conflict("not_owned_at_removal");
+        let mut rec = r.record.clone();
+        rec.status = "conflict".into();
+        rec.last_error = Some(format!("ownership: {reason}"));
+        self.store
+            .upsert_repo(&rec)
+            .and_then(|_| self.store.clear_tombstone(name))
+            .map_err(|e| RunError::store(format!("recording the conflict of {name}"), e))?;
+        Ok(Conflict {
+            repo: name.clone(),
+            source: source.to_string(),
+            cause: "not_owned_at_removal".into(),
+            reason,
+        })
+    }
+}
+
+/// What the remove phase did.
+#[derive(Default)]
+pub struct Removed {
+    pub results: Vec<RepoResult>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// The check before one removal.
+enum Checked {
+    Remove(RepoPlan),
+    Skip(Box<RepoResult>),
+    NotOurs(Conflict),
+}
+
+/// A removal that was not attempted, as a result.
+fn skipped(plan: &RepoPlan, outcome: Outcome) -> RepoResult {
+    RepoResult {
+        repo: plan.repo.clone(),
+        results: plan
+            .steps
+            .iter()
+            .map(|s| StepResult {
+                step: s.clone(),
+                outcome: outcome.clone(),
+            })
+            .collect(),
+        ..Default::default()
     }
 }

@@ -76,6 +76,7 @@ pub fn status(f: &RunFacts) -> RunStatus {
     } else if failed_steps(&f.results) > 0
         || !f.plan.errors.is_empty()
         || !f.plan.unknown_nodes.is_empty()
+        || !f.plan.conflicts.is_empty()
     {
         RunStatus::Partial
     } else {
@@ -127,13 +128,14 @@ fn summary(f: &RunFacts, status: RunStatus, counts: &RunCounts) -> String {
         .map(|(_, v)| *v)
         .sum();
     format!(
-        "{} {status}: {} repos, {ok} steps applied, {} step(s) failed, {} repo(s) failed, {} drift finding(s), {} removal(s) blocked, {} GitHub requests ({} charged)",
+        "{} {status}: {} repos, {ok} steps applied, {} step(s) failed, {} repo(s) failed, {} drift finding(s), {} removal(s) blocked, {} ownership conflict(s), {} GitHub requests ({} charged)",
         plan::summary_line(&f.plan),
         f.repos,
         failed_steps(&f.results),
         f.failed_repos + f.unnamed,
         f.plan.repos.iter().map(|r| r.drift.len()).sum::<usize>(),
         f.plan.blocked.len(),
+        f.plan.conflicts.len(),
         f.stats.requests,
         f.stats.charged
     )

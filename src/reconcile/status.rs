@@ -66,6 +66,13 @@ pub enum RunError {
     /// The step journal could not be written while applying a repo.
     #[error("state file: the step journal of {repo} could not be written: {message}")]
     Journal { repo: String, message: String },
+    /// A GitHub read the run's safety depends on failed.
+    #[error("GitHub: {what}: {source}")]
+    GitHub {
+        what: String,
+        #[source]
+        source: crate::github::GhError,
+    },
     /// Every configured DSS node's discovery was unknown.
     #[error("discovery failed on every DSS node: {0}")]
     AllDiscoveryUnknown(String),
@@ -89,6 +96,7 @@ impl RunError {
             RunError::Store { .. } | RunError::Journal { .. } => "store",
             RunError::AllDiscoveryUnknown(_) => "discovery",
             RunError::UnknownProjects(_) => "unknown_project",
+            RunError::GitHub { .. } => "github",
         }
     }
 }

@@ -116,6 +116,18 @@ impl Store {
         Ok(rows)
     }
 
+    /// Whether this state file journaled creating the repo at `address` (`repo:owner/name`):
+    /// the repo is this install's own creation even before its marker topic is written.
+    pub fn journal_created(&self, address: &str) -> Result<bool> {
+        let c = self.conn();
+        c.query_row(
+            "SELECT EXISTS(SELECT 1 FROM journal WHERE address = ?1 AND action = 'create')",
+            [address],
+            |r| r.get::<_, bool>(0),
+        )
+        .map_err(|e| self.err(e))
+    }
+
     /// Journal rows of a run.
     pub fn journal_of_run(&self, run_id: i64) -> Result<Vec<JournalEntry>> {
         let c = self.conn();

@@ -92,6 +92,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX journal_state ON journal(state);
     CREATE INDEX journal_step ON journal(step_key);
     "#,
+    // v2: a repo renamed on GitHub keeps the name fleetsync renders for it.
+    r#"
+    ALTER TABLE repos ADD COLUMN former_name TEXT;
+    CREATE INDEX journal_address ON journal(address);
+    "#,
 ];
 
 /// The schema version this build writes.

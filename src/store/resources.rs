@@ -60,9 +60,13 @@ pub struct ResourceRecord {
 }
 
 impl RepoRecord {
-    /// Whether fleetsync still manages it (not archived, deleted or let go).
+    /// Whether fleetsync still manages it: not archived, deleted or let go, not a
+    /// conflict (another owner's or unmarked), not found archived by a rebuild, not gone.
     pub fn is_live(&self) -> bool {
-        !matches!(self.status.as_str(), "archived" | "deleted" | "orphaned")
+        !matches!(
+            self.status.as_str(),
+            "archived" | "deleted" | "orphaned" | "conflict" | "found_archived" | "gone"
+        )
     }
 }
 
@@ -128,6 +132,81 @@ impl Store {
         )
         .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Follows a rename on GitHub: the repo row, its resources (addresses move to the new
+    /// scope) and its tombstone go to `new`; `old` is kept as the repo's former name, the
+    /// name fleetsync renders for its source. One transaction; a no-op when nothing is kept
+    /// under `old`.
+    pub fn rename_repo(&self, old: &str, new: &str) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE repos SET name = ?2, former_name = ?1 WHERE name = ?1",
+            params![old, new],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE repos SET former_name = ?1 WHERE name = ?2 AND former_name IS NULL",
+            params![old, new],
+        )
+        .map_err(|e| self.err(e))?;
+        // `kind:old…` → `kind:new…` (the scope follows the kind and its colon); DSS-side
+        // addresses (`dss-remote:NODE/KEY…`) keep theirs.
+        tx.execute(
+            "UPDATE resources SET
+                address = substr(address, 1, instr(address, ':')) || ?2
+                          || substr(address, instr(address, ':') + 1 + length(?1))
+             WHERE repo = ?1 AND substr(address, instr(address, ':') + 1, length(?1)) = ?1",
+            params![old, new],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE resources SET repo = ?2 WHERE repo = ?1",
+            params![old, new],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE tombstones SET repo = ?2 WHERE repo = ?1",
+            params![old, new],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Renamed repos: the former name (lower case) → the repo's name now.
+    pub fn former_names(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT former_name, name FROM repos WHERE former_name IS NOT NULL")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(f, n)| (f.to_ascii_lowercase(), n))
+            .collect())
+    }
+
+    /// Forgets what fleetsync last wrote to every secret, so the next run writes each one
+    /// again (`fleetctl secrets rotate`; also ends the trust of a rebuilt state).
+    pub fn forget_secret_fingerprints(&self) -> Result<usize> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(|e| self.err(e))?;
+        let n = tx
+            .execute(
+                "UPDATE resources SET applied_fp = NULL, remote_updated_at = NULL
+                 WHERE kind = 'secret'",
+                [],
+            )
+            .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM meta WHERE key = 'state.rebuilt_at'", [])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
     }
 
     /// Every managed repo, by name.

@@ -6,6 +6,7 @@ mod branch;
 pub(crate) mod branch_files;
 mod dss;
 mod file;
+mod marker;
 mod mirror;
 mod org_secret;
 mod org_selection;
@@ -70,6 +71,7 @@ impl DiffInput<'_> {
 /// The desired resources of one kind.
 fn desired_of(kind: Kind, spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
     match kind {
+        Kind::Marker => marker::desired(spec, full),
         Kind::Repo => repo::desired(spec, full),
         Kind::Topics => topics::desired(spec, full),
         Kind::Branch => branch::desired(spec, full),
@@ -100,6 +102,7 @@ pub fn desired_resources(spec: &RepoSpec) -> Vec<DesiredResource> {
 /// One kind's diff. `Break` stops the plan (nothing more can be planned).
 fn diff_of(kind: Kind, b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
     match kind {
+        Kind::Marker => marker::diff(b, d),
         Kind::Repo => return repo::diff(b, d),
         Kind::Topics => topics::diff(b, d),
         Kind::Branch => branch::diff(b, d),

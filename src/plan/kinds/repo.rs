@@ -1,5 +1,6 @@
-//! The repository itself: created when missing, unarchived when its project is back,
-//! description and visibility kept as desired.
+//! The repository itself: created when missing (with its ownership marker), unarchived when
+//! its project is back and fleetsync had archived it (archived by hand: drift), description
+//! and visibility kept as desired.
 
 use super::{DesiredResource, DiffInput};
 use crate::desired::fingerprint;
@@ -36,6 +37,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
                 visibility: spec.visibility.clone(),
                 default_branch: spec.default_branch.clone(),
                 auto_init: !spec.history_first(),
+                marker: spec.marker.clone(),
             },
             format!(
                 "{} repo, default branch {}",
@@ -49,10 +51,20 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
         return ControlFlow::Continue(());
     }
     if d.obs.archived {
+        // Unarchived for a project that is back only when fleetsync archived it (for the
+        // removal); archived by someone else, it is drift: repaired only in repair mode.
+        let reason = if d.last.archived_by_fleetsync {
+            Reason::ProjectBack
+        } else {
+            Reason::Drift {
+                what: "archived on GitHub".into(),
+            }
+        };
+        let before = b.plan.steps.len();
         b.push(
             Action::Update,
             addr.clone(),
-            Reason::ProjectBack,
+            reason,
             Op::UpdateRepo {
                 patch: RepoPatch {
                     archived: Some(false),
@@ -61,6 +73,10 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
             },
             "unarchive".into(),
         );
+        if b.plan.steps.len() == before {
+            // Left archived (report only): an archived repo takes no other write.
+            return ControlFlow::Break(());
+        }
     }
     let mut patch = RepoPatch::default();
     let mut what = Vec::new();

@@ -25,6 +25,9 @@ fn reason(
     updated: &chrono::DateTime<chrono::Utc>,
 ) -> Option<Reason> {
     match d.last.fp(addr) {
+        // Rebuilt state: set before the state was lost, so set by fleetsync (unless
+        // `fleetctl secrets rotate` asked for every secret to be written again).
+        None if d.last.trust_secrets_before.is_some_and(|t| *updated <= t) => None,
         None => Some(Reason::SecretUnverified),
         Some(applied) if applied != s.fingerprint => Some(Reason::SecretSourceChanged),
         Some(_) => {

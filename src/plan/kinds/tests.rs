@@ -82,6 +82,7 @@ fn spec() -> RepoSpec {
             push: false,
             branch: "main".into(),
         }),
+        marker: None,
     }
 }
 
@@ -138,6 +139,8 @@ fn converged(spec: &RepoSpec) -> ObservedRepo {
             })
             .collect(),
         proposals: Default::default(),
+        full_name: Some(spec.full_name()),
+        custom_properties: Default::default(),
     }
 }
 
@@ -155,8 +158,7 @@ fn applied(spec: &RepoSpec) -> LastApplied {
                 (r.address.to_string(), (Some(r.fingerprint), remote))
             })
             .collect(),
-        unconfirmed: Default::default(),
-        selections: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -411,19 +413,75 @@ fn secrets_are_rewritten_only_for_a_new_source_value_a_hand_edit_or_no_record() 
 }
 
 #[test]
-fn an_archived_repo_whose_project_is_back_is_unarchived() {
+fn a_repo_fleetsync_archived_is_unarchived_when_its_project_is_back() {
     let s = spec();
     let mut obs = converged(&s);
     obs.archived = true;
+    let mut last = applied(&s);
+    last.archived_by_fleetsync = true;
+    for mode in [DriftMode::Repair, DriftMode::Report] {
+        let p = plan(&obs, &last, mode);
+        assert_eq!(
+            steps(&p),
+            vec![(
+                Action::Update,
+                "repo:acme/dss-churn".into(),
+                Reason::ProjectBack
+            )]
+        );
+    }
+}
+
+#[test]
+fn a_repo_archived_by_hand_is_drift_left_alone_in_report_mode() {
+    let s = spec();
+    let mut obs = converged(&s);
+    obs.archived = true;
+    // Report: the finding only, and no other step (an archived repo takes no write).
+    obs.variables
+        .insert("DATAIKU_PROJECT_KEY".into(), "edited".into());
+    let p = plan(&obs, &applied(&s), DriftMode::Report);
+    assert!(p.steps.is_empty(), "{:?}", steps(&p));
+    assert_eq!(p.drift.len(), 1);
+    assert_eq!(p.drift[0].what, "archived on GitHub");
+    // Repair: unarchived as a repair, then the rest.
     let p = plan(&obs, &applied(&s), DriftMode::Repair);
     assert_eq!(
-        steps(&p),
-        vec![(
+        steps(&p)[0],
+        (
             Action::Update,
             "repo:acme/dss-churn".into(),
-            Reason::ProjectBack
-        )]
+            Reason::Drift {
+                what: "archived on GitHub".into()
+            }
+        )
     );
+    assert!(p.steps.len() > 1);
+}
+
+#[test]
+fn after_a_rebuild_old_secrets_are_trusted_and_newer_ones_rewritten() {
+    let s = spec();
+    let obs = converged(&s);
+    let rebuilt = LastApplied {
+        trust_secrets_before: Some(Utc.timestamp_opt(T0 + 10, 0).unwrap()),
+        ..Default::default()
+    };
+    let p = plan(&obs, &rebuilt, DriftMode::Repair);
+    assert!(
+        !p.steps.iter().any(|s| s.kind == Kind::Secret),
+        "{:?}",
+        steps(&p)
+    );
+    let before = LastApplied {
+        trust_secrets_before: Some(Utc.timestamp_opt(T0 - 10, 0).unwrap()),
+        ..Default::default()
+    };
+    let p = plan(&obs, &before, DriftMode::Repair);
+    assert!(p
+        .steps
+        .iter()
+        .any(|s| s.kind == Kind::Secret && s.reason == Reason::SecretUnverified));
 }
 
 #[test]
