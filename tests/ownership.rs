@@ -642,3 +642,169 @@ async fn case4_hand_archived_repo_is_not_unarchived_in_report_mode() {
     );
     assert!(f.store().get_repo(&repo).unwrap().unwrap().drifted);
 }
+
+/// Deletes the state file (and its WAL and shared-memory files): the database is lost.
+fn lose_the_state_file(f: &Fleet) {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = f.dir.join(format!("state.db{suffix}"));
+        if p.exists() {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+}
+
+// Case 6: the state file is lost mid-grace. The next run recognises the repos by their
+// markers and says so loudly, rewrites no secret, restarts the grace period from now (the
+// tombstoned repo is not removed when the old grace period ends, and is removed after a full
+// one from the restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case6_lost_state_is_rebuilt_from_markers_without_rewriting_secrets() {
+    let grace = std::time::Duration::from_secs(3);
+    let f = Fleet::start(6, 1, owned_github(), "grace_period = \"3s\"").await;
+    converge(&f).await;
+    let repo = f.wanted_project_repos()[0].clone();
+    let key = f.store().get_repo(&repo).unwrap().unwrap().source_key;
+    assert!(f.dss.handle.remove_project(&key));
+    let r = f.run().await;
+    assert!(
+        r.plan.blocked.iter().any(|b| b.repo == repo),
+        "{}",
+        r.summary
+    );
+    let first_tombstone = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    lose_the_state_file(&f);
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    let restarted = std::time::Instant::now();
+    assert!(
+        r.plan
+            .notices
+            .iter()
+            .any(|n| n.contains("STATE REBUILT FROM GITHUB")),
+        "{:?}",
+        r.plan.notices
+    );
+    assert!(r.plan.conflicts.is_empty(), "{:?}", r.plan.conflicts);
+    assert_eq!(
+        r.plan.step_count(),
+        0,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    let rec = f.store().get_repo(&repo).unwrap().unwrap();
+    assert_eq!(rec.source_key, key);
+    assert!(f
+        .store()
+        .list_tombstones()
+        .unwrap()
+        .iter()
+        .any(|t| t.repo == repo));
+    // The old grace period ends: not removed.
+    let old_due = first_tombstone + grace + std::time::Duration::from_millis(300);
+    tokio::time::sleep(old_due.saturating_duration_since(std::time::Instant::now())).await;
+    let r = f.run().await;
+    assert!(!f.gh.handle.repo(&repo).unwrap().archived, "{}", r.summary);
+    assert!(r
+        .plan
+        .blocked
+        .iter()
+        .any(|b| b.repo == repo && b.reason.contains("grace")));
+    // A full grace period after the restart: archived.
+    let new_due = restarted + grace + std::time::Duration::from_millis(300);
+    tokio::time::sleep(new_due.saturating_duration_since(std::time::Instant::now())).await;
+    let r = f.run().await;
+    assert_eq!(r.counts.get("archive/ok"), Some(&1), "{}", r.summary);
+    assert!(f.gh.handle.repo(&repo).unwrap().archived);
+    // Since the loss: not one secret written.
+    assert_eq!(
+        f.gh.handle
+            .counters()
+            .count("PUT /repos/{owner}/{repo}/actions/secrets"),
+        0,
+        "{:?}",
+        f.gh.handle.counters().by_route
+    );
+}
+
+// Case 6, rotation: `fleetctl secrets rotate` (the store forgets what it wrote) makes the
+// next run write every secret again, also after a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case6_secrets_rotate_after_a_rebuild_writes_every_secret() {
+    let f = Fleet::start(3, 0, owned_github(), "").await;
+    converge(&f).await;
+    lose_the_state_file(&f);
+    converge(&f).await;
+    let n = f.store().forget_secret_fingerprints().unwrap();
+    assert!(n > 0);
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let repos = f.wanted_project_repos().len() as u64;
+    assert_eq!(
+        f.gh.handle
+            .counters()
+            .count("PUT /repos/{owner}/{repo}/actions/secrets"),
+        4 * repos
+    );
+}
+
+// Case 7: a managed repo renamed by hand is followed (GitHub redirects the old name): no
+// duplicate is created, the records move to the new name, the plan says so, and the repo
+// is kept converged under its new name. One transferred to another organisation is a
+// conflict, never re-created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case7_renamed_repo_is_followed_never_duplicated() {
+    let f = Fleet::start(4, 0, owned_github(), "").await;
+    converge(&f).await;
+    let wanted = f.wanted_project_repos();
+    let old = wanted[0].clone();
+    let new = format!("{old}-renamed");
+    f.gh.handle
+        .rename_repo(&old, new.split_once('/').unwrap().1)
+        .unwrap();
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    assert_eq!(f.gh.handle.counters().count("POST /orgs/{org}/repos"), 0);
+    assert!(f.gh.handle.repo(&old).is_none() || f.gh.handle.repo(&old).unwrap().full_name == new);
+    assert!(f.gh.handle.repo(&new).is_some());
+    let text = fleetsync::plan::render_text(&r.plan);
+    assert!(text.contains("renamed on GitHub"), "{text}");
+    assert!(f.store().get_repo(&old).unwrap().is_none());
+    assert!(f.store().get_repo(&new).unwrap().is_some());
+    assert!(write_requests(&f).is_empty(), "{:?}", write_requests(&f));
+    // Drift on the renamed repo is repaired there.
+    assert!(f
+        .gh
+        .handle
+        .set_variable(&new, "DATAIKU_INFRA_ID_PROD", "by-hand"));
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(
+        r.plan.step_count(),
+        1,
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    let w = writes_to(&f, &new);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(f.gh.handle.counters().count("POST /orgs/{org}/repos"), 0);
+    let r = f.run().await;
+    assert_eq!(r.plan.step_count(), 0);
+    // Transferred to another organisation: a conflict; no repo is made in its place.
+    let gone = wanted[1].clone();
+    f.gh.handle.transfer_repo(&gone, "elsewhere", None).unwrap();
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert!(
+        r.plan
+            .conflicts
+            .iter()
+            .any(|c| c.repo == gone && c.cause == "transferred"),
+        "{}",
+        fleetsync::plan::render_text(&r.plan)
+    );
+    assert_eq!(f.gh.handle.counters().count("POST /orgs/{org}/repos"), 0);
+    assert!(write_requests(&f).is_empty(), "{:?}", write_requests(&f));
+}

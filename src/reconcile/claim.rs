@@ -149,7 +149,7 @@ impl Engine {
                 stage: Stage::State,
                 cause: "store",
                 reason: fault.to_string(),
-                fault: Some(fault),
+                fault: Some(Box::new(fault)),
             }
         })?;
         if !created {
@@ -243,7 +243,7 @@ impl Engine {
                 stage: Stage::State,
                 cause: "store",
                 reason: fault.to_string(),
-                fault: Some(fault),
+                fault: Some(Box::new(fault)),
             }
         })
     }

@@ -120,7 +120,7 @@ pub(super) struct Failure {
     pub(super) cause: &'static str,
     pub(super) reason: String,
     /// Set when the failure is the state file's: the run stops writing.
-    pub(super) fault: Option<RunError>,
+    pub(super) fault: Option<Box<RunError>>,
 }
 
 impl Failure {
@@ -262,7 +262,7 @@ impl Engine {
             reason: f.reason,
         };
         match f.fault {
-            Some(fault) => ctx.fault(fault),
+            Some(fault) => ctx.fault(*fault),
             None if !ctx.dry_run => {
                 if let Err(e) =
                     record::record_failure(&self.store, ctx.apply.run_id, src, full, &error)
@@ -339,7 +339,7 @@ impl Engine {
                 stage: Stage::State,
                 cause: "store",
                 reason: e.to_string(),
-                fault: Some(e),
+                fault: Some(Box::new(e)),
             })
     }
 
