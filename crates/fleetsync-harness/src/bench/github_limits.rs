@@ -41,6 +41,7 @@ fn github_limits(args: &BenchArgs, scale: u32) -> GithubSimSettings {
             installation_id: 77,
             public_key_pem: APP_PUBLIC_KEY.to_string(),
             workflows: true,
+            custom_properties: true,
         }],
         ..Default::default()
     }
