@@ -305,3 +305,71 @@ async fn report_mode_records_selection_drift_without_repairing_it() {
         "{events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_to_org_scope_deletes_the_repo_copies_fleetsync_wrote() {
+    // A fleet converged with every secret and variable per repo ...
+    let mut f = Fleet::start(6, 0, roomy_github(), "").await;
+    assert_eq!(f.run().await.status, "succeeded");
+    let repos = f.gh.handle.repo_names();
+    assert_eq!(f.gh.handle.repo(&repos[0]).unwrap().secrets.len(), 4);
+    // ... and a repo secret someone added by hand, which fleetsync never wrote.
+    assert!(f
+        .gh
+        .handle
+        .overwrite_secret(&repos[0], "TEAM_TOKEN", "team"));
+    // ... moves to the org-scoped layout: the repos' own copies would hide the org values.
+    f.org_scoped = true;
+    f.write_config();
+    let plan = f.plan().await;
+    let text = fleetsync::plan::render_text(&plan.plan);
+    assert!(
+        text.contains(&format!("- secret:{}/CLIENT_CERTIFICATE", repos[0])),
+        "{text}"
+    );
+    f.gh.handle.reset_counters();
+    let run = f.run().await;
+    assert_eq!(run.status, "succeeded", "{}\n{:?}", run.summary, run.error);
+    let c = f.gh.handle.counters();
+    let n = repos.len() as u64;
+    assert_eq!(
+        c.count("DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name} 204"),
+        4 * n
+    );
+    assert_eq!(
+        c.count("DELETE /repos/{owner}/{repo}/actions/variables/{name} 204"),
+        5 * n
+    );
+    for r in &repos {
+        let v = f.gh.handle.repo(r).unwrap();
+        let kept: Vec<&String> = v.secrets.keys().collect();
+        if r == &repos[0] {
+            assert_eq!(kept, vec!["TEAM_TOKEN"], "the hand-made secret stays");
+        } else {
+            assert!(kept.is_empty(), "{r}: {kept:?}");
+        }
+        assert_eq!(v.variables.len(), 1, "{r}");
+    }
+    for s in ORG_SECRETS {
+        assert_eq!(
+            f.gh.handle.org_secret("acme", s).unwrap().repos.len(),
+            repos.len()
+        );
+    }
+    // Converged: the next run writes nothing, and no longer reads the repos' secrets.
+    f.gh.handle.reset_counters();
+    assert_eq!(f.run().await.status, "succeeded");
+    assert!(writes(&f).is_empty(), "{:?}", writes(&f));
+    assert_eq!(
+        f.gh.handle
+            .counters()
+            .count("GET /repos/{owner}/{repo}/actions/secrets "),
+        0
+    );
+    assert!(f
+        .store()
+        .list_resources(Some(&repos[1]))
+        .unwrap()
+        .iter()
+        .all(|r| r.kind != "secret"));
+}

@@ -267,6 +267,14 @@ async fn github_op(
             other => other,
         },
         Op::ForgetRepo => Ok(()),
+        Op::DeleteSecret { name: secret } => match gh.delete_secret(owner, name, secret).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        },
+        Op::DeleteVariable { name: var } => match gh.delete_variable(owner, name, var).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        },
         Op::PutOrgSecret { .. }
         | Op::CreateOrgVariable { .. }
         | Op::UpdateOrgVariable { .. }

@@ -343,6 +343,8 @@ pub fn build_one(
         secrets,
         org_variables,
         org_secrets,
+        retired_secrets: Default::default(),
+        retired_variables: Default::default(),
         protection,
         mirror,
         dss_link,

@@ -106,6 +106,12 @@ pub struct RepoSpec {
     pub org_variables: std::collections::BTreeSet<String>,
     /// Org-scoped secrets this repo reads.
     pub org_secrets: std::collections::BTreeSet<String>,
+    /// Repo-level copies fleetsync wrote of names that are org-scoped now: each would hide
+    /// the org's value from this repo, so it is deleted (set by the converge pass from what
+    /// fleetsync last applied; empty from [`crate::desired::build_one`]).
+    pub retired_secrets: std::collections::BTreeSet<String>,
+    /// The same for variables.
+    pub retired_variables: std::collections::BTreeSet<String>,
     pub protection: BTreeMap<String, ProtectionSpec>,
     /// A dev plugin's files, mirrored into the repo as one commit when they change.
     pub mirror: BTreeMap<String, FileSpec>,
@@ -119,6 +125,23 @@ pub struct RepoSpec {
 impl RepoSpec {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Notes the org-scoped names of which fleetsync wrote a repo-level copy (`wrote` says
+    /// whether it did, for `secret` or `variable` and a name).
+    pub fn retire_copies(&mut self, wrote: impl Fn(&str, &str) -> bool) {
+        self.retired_secrets = self
+            .org_secrets
+            .iter()
+            .filter(|n| wrote("secret", n))
+            .cloned()
+            .collect();
+        self.retired_variables = self
+            .org_variables
+            .iter()
+            .filter(|n| wrote("variable", n))
+            .cloned()
+            .collect();
     }
 
     /// Whether changes to `branch` must go through a reviewed pull request (its protection

@@ -53,6 +53,8 @@ pub enum Reason {
     SecretSourceChanged,
     /// GitHub has the secret but fleetsync has no record of writing it.
     SecretUnverified,
+    /// The name is org-scoped now: the repo's own copy would hide the org's value.
+    MovedToOrg,
     /// The project or plugin is gone from DSS.
     ProjectGone { since: String },
     /// The project came back, its repo is archived (by fleetsync, for the removal).
@@ -72,6 +74,9 @@ impl Reason {
             Reason::Drift { what } => format!("drift: {what}"),
             Reason::SecretSourceChanged => "secret source changed".into(),
             Reason::SecretUnverified => "not written by fleetsync before".into(),
+            Reason::MovedToOrg => {
+                "org-scoped now; the repo's own copy would hide the org's value".into()
+            }
             Reason::ProjectGone { since } => format!("project gone since {since}"),
             Reason::ProjectBack => "project is back; fleetsync archived the repo".into(),
             Reason::FilesDiffer { files } => format!("managed files differ: {}", files.join(", ")),
@@ -187,6 +192,14 @@ pub enum Op {
         branch: String,
         #[serde(skip)]
         message: String,
+    },
+    /// Delete a repo's own copy of a secret that is org-scoped now.
+    DeleteSecret {
+        name: String,
+    },
+    /// Delete a repo's own copy of a variable that is org-scoped now.
+    DeleteVariable {
+        name: String,
     },
     /// Write an org secret (sealed with the org's key) with visibility `selected` and its
     /// repositories, in one request.

@@ -287,6 +287,10 @@ impl Engine {
             .map_err(|e| Failure::new(Stage::Desire, e.cause(), e.to_string()))?;
         let asked = spec.full_name();
         let last = self.last_or_fail(&asked, ctx)?;
+        spec.retire_copies(|kind, name| {
+            last.by_address
+                .contains_key(&format!("{kind}:{asked}/{name}"))
+        });
         let settled = plan::settled_branches(&spec, &last);
         let observe_failed = |e: crate::github::GhError| {
             Failure::new(Stage::Observe, e.cause(), format!("could not observe: {e}"))
@@ -386,6 +390,7 @@ impl Engine {
             });
         }
         self.record_outcome(ctx, spec, &p, result.as_ref(), obs, last);
+        self.forget_retired(ctx, spec, obs, result.as_ref());
         ctx.org_members.add(spec);
         RepoOutcome {
             retry: None,
@@ -394,6 +399,54 @@ impl Engine {
             error: None,
             conflict: None,
             interrupted: false,
+        }
+    }
+
+    /// Drops the records of repo-level copies that are gone (deleted now, or not on GitHub):
+    /// the name is the org's now.
+    fn forget_retired(
+        &self,
+        ctx: &PassContext<'_>,
+        spec: &crate::desired::RepoSpec,
+        obs: &crate::observe::ObservedRepo,
+        result: Option<&RepoResult>,
+    ) {
+        let full = spec.full_name();
+        let deleted = |addr: &str| {
+            result.is_some_and(|r| {
+                r.results
+                    .iter()
+                    .any(|s| s.step.address == *addr && s.outcome == crate::apply::Outcome::Ok)
+            })
+        };
+        let mut gone = Vec::new();
+        for (kind, names, present) in [
+            ("secret", &spec.retired_secrets, &|n: &String| {
+                obs.secrets.contains_key(n)
+            }),
+            ("variable", &spec.retired_variables, &|n: &String| {
+                obs.variables.contains_key(n)
+            }),
+        ]
+            as [(
+                &str,
+                &std::collections::BTreeSet<String>,
+                &dyn Fn(&String) -> bool,
+            ); 2]
+        {
+            for n in names {
+                let addr = format!("{kind}:{full}/{n}");
+                if !present(n) || deleted(&addr) {
+                    gone.push(addr);
+                }
+            }
+        }
+        if gone.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.delete_resources(&gone) {
+            tracing::warn!(repo = %full, stage = "record", error = %e, "repo failed");
+            ctx.fault(RunError::store(format!("recording {full}"), e));
         }
     }
 

@@ -43,6 +43,13 @@ fn reason(
 }
 
 pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    for name in &d.spec.retired_secrets {
+        if !d.new_repo && d.obs.secrets.contains_key(name) {
+            let addr = Address::item(Kind::Secret, &d.full, name);
+            let op = Op::DeleteSecret { name: name.clone() };
+            b.push(Action::Delete, addr, Reason::MovedToOrg, op, String::new());
+        }
+    }
     for (name, s) in &d.spec.secrets {
         let addr = Address::item(Kind::Secret, &d.full, name);
         let op = Op::PutSecret {

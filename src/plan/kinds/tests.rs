@@ -71,6 +71,8 @@ fn spec() -> RepoSpec {
         .into(),
         org_variables: Default::default(),
         org_secrets: Default::default(),
+        retired_secrets: Default::default(),
+        retired_variables: Default::default(),
         protection: [("prod".to_string(), protection(1))].into(),
         mirror: Default::default(),
         dss_link: Some(DssLink {

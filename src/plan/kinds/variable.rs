@@ -4,7 +4,7 @@ use super::{DesiredResource, DiffInput};
 use crate::desired::{fingerprint, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{Builder, Difference};
-use crate::plan::step::{Action, Op};
+use crate::plan::step::{Action, Op, Reason};
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
     spec.variables
@@ -14,6 +14,13 @@ pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
 }
 
 pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    for name in &d.spec.retired_variables {
+        if !d.new_repo && d.obs.variables.contains_key(name) {
+            let addr = Address::item(Kind::Variable, &d.full, name);
+            let op = Op::DeleteVariable { name: name.clone() };
+            b.push(Action::Delete, addr, Reason::MovedToOrg, op, String::new());
+        }
+    }
     for (name, value) in &d.spec.variables {
         let addr = Address::item(Kind::Variable, &d.full, name);
         match (d.new_repo, d.obs.variables.get(name)) {
