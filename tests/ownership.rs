@@ -808,3 +808,63 @@ async fn case7_renamed_repo_is_followed_never_duplicated() {
     assert_eq!(f.gh.handle.counters().count("POST /orgs/{org}/repos"), 0);
     assert!(write_requests(&f).is_empty(), "{:?}", write_requests(&f));
 }
+
+// `fleetctl adopt` shows the plan and writes the marker (one request); `fleetctl secrets
+// rotate` makes the next run write every secret again; a repo with another owner's
+// marker is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleetctl_adopt_and_secrets_rotate() {
+    let f = Fleet::start(3, 0, owned_github(), "").await;
+    let wanted = f.wanted_project_repos();
+    let repo = wanted[0].clone();
+    hand_made(&f, &repo).await;
+    converge_with_conflicts(&f).await;
+    let fleetctl = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetctl"))
+            .args(args)
+            .arg("--config")
+            .arg(&f.config_path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    f.gh.handle.reset_counters();
+    let (code, stdout, stderr) = fleetctl(&["adopt", "--yes", &repo]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("+ marker:{repo}")), "{stdout}");
+    assert!(stdout.contains("adopted"), "{stdout}");
+    let writes = write_requests(&f);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].path.ends_with("/properties/values"));
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    assert_eq!(f.gh.handle.repo(&repo).unwrap().visibility, "private");
+    // Another owner's repo: refused, nothing written.
+    let other = wanted[1].clone();
+    f.gh.handle.set_custom_property(
+        &other,
+        "fleetsync",
+        Some("fleetsync:someone-else project:x/Y"),
+    );
+    f.gh.handle.reset_counters();
+    let (code, _, stderr) = fleetctl(&["adopt", "--yes", &other]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("another fleetsync install"), "{stderr}");
+    assert!(write_requests(&f).is_empty());
+    // Rotation.
+    let (code, stdout, stderr) = fleetctl(&["secrets", "rotate"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    f.gh.handle.reset_counters();
+    let _ = f.run().await;
+    let owned = (wanted.len() - 1) as u64;
+    assert_eq!(
+        f.gh.handle
+            .counters()
+            .count("PUT /repos/{owner}/{repo}/actions/secrets"),
+        4 * owned
+    );
+}

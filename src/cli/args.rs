@@ -79,6 +79,29 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Shows what a reconcile would change, without changing anything.
     Plan(PlanArgs),
+    /// Takes over repos that exist without this install's ownership marker: shows the plan,
+    /// asks, then writes the marker (the next run manages them).
+    Adopt {
+        /// The repos (`name` or `owner/name`).
+        #[arg(required = true)]
+        repos: Vec<String>,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+        /// The fleet config.
+        #[arg(
+            long,
+            short,
+            env = "FLEETSYNC_CONFIG",
+            default_value = "/etc/fleetd/fleet.toml"
+        )]
+        config: PathBuf,
+    },
+    /// The repos' secrets.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
     Sim {
         /// The fleet config (its `[[dss]]` url, `github.api_url`, credentials and `[sim]`).
@@ -128,6 +151,22 @@ pub struct ReconcileArgs {
     pub no_wait: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `fleetctl secrets …`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Makes the next run write every secret again (the store forgets what it wrote).
+    Rotate {
+        /// The fleet config.
+        #[arg(
+            long,
+            short,
+            env = "FLEETSYNC_CONFIG",
+            default_value = "/etc/fleetd/fleet.toml"
+        )]
+        config: PathBuf,
+    },
 }
 
 /// `fleetctl config …`

@@ -120,9 +120,13 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         ),
         Output::Text => print!("{}", render_text(&report.plan)),
     }
-    let trouble = !report.plan.errors.is_empty() || !report.plan.unknown_nodes.is_empty();
+    let trouble = !report.plan.errors.is_empty()
+        || !report.plan.unknown_nodes.is_empty()
+        || !report.plan.conflicts.is_empty();
     if trouble {
-        eprintln!("error: the plan is incomplete (see Errors / Discovery unknown above)");
+        eprintln!(
+            "error: the plan is incomplete (see Errors / Conflicts / Discovery unknown above)"
+        );
         return ExitCode::from(EXIT_USAGE);
     }
     if args.exit_code && report.plan.has_changes() {

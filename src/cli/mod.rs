@@ -5,9 +5,12 @@ mod args;
 mod config_check;
 mod daemon_client;
 mod local;
+mod ownership;
 mod remote;
 
-pub use args::{Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs};
+pub use args::{
+    Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs, SecretsCommand,
+};
 
 use std::process::ExitCode;
 
@@ -36,5 +39,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
+        Command::Adopt { repos, yes, config } => ownership::adopt(&config, &repos, yes, out).await,
+        Command::Secrets {
+            command: SecretsCommand::Rotate { config },
+        } => ownership::rotate(&config, out),
     }
 }

@@ -179,6 +179,10 @@ impl Engine {
         })
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

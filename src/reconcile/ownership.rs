@@ -81,6 +81,48 @@ impl Engine {
         )
     }
 
+    /// Writes this install's marker on `repo` for `source` (`fleetctl adopt`, after its
+    /// plan): the property where the organisation defines it, else the marker topic beside
+    /// the repo's topics. The next run manages the repo. Returns where it was written.
+    pub async fn write_marker(&self, repo: &str, source: &str) -> Result<String, String> {
+        let own = self.ownership(&[]);
+        let (owner, name) = repo
+            .split_once('/')
+            .ok_or_else(|| format!("{repo:?} is not owner/name"))?;
+        let mode = self
+            .marker_mode(&own)
+            .await
+            .map_err(|e| format!("reading the marker property's definition: {e}"))?;
+        match mode {
+            MarkerMode::Property(p) => {
+                let value = ownership::property_value(&own.install, source);
+                self.gh
+                    .set_property_value(owner, name, &p, &value)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("custom property {p} = {value}"))
+            }
+            MarkerMode::Topic => {
+                let found = self
+                    .gh
+                    .get_repo(owner, name)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{repo} does not exist"))?;
+                let topic = ownership::topic(&own.install);
+                let mut topics = found.topics.unwrap_or_default();
+                if !topics.contains(&topic) {
+                    topics.push(topic.clone());
+                }
+                self.gh
+                    .replace_topics(owner, name, &topics)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("topic {topic}"))
+            }
+        }
+    }
+
     /// On a new state file: lists the organisation's repos once and records those that
     /// carry this install's marker. Otherwise reads when the state was last rebuilt.
     pub(super) async fn rebuild_if_new(
