@@ -65,3 +65,13 @@ fn discovery_failures_remove_nothing_and_show_on_readyz_and_metrics() {
         assert!(text.contains(&format!("{mode}: repos removed")), "{mode}");
     }
 }
+
+#[test]
+fn ownership_no_write_to_unowned_repos_and_no_wrong_removal() {
+    let v = chaos(&["--scenario", "ownership", "--ownership-projects", "20"]);
+    let text = v["figures"].to_string();
+    assert!(
+        text.contains("writes to repos the writer does not own"),
+        "{text}"
+    );
+}

@@ -82,6 +82,8 @@ pub enum ChaosScenario {
     Discovery,
     /// Canary secrets, API tokens, default bind, secret file permissions, status API under load.
     Security,
+    /// Hand-made repos, two installs in one organisation, a state file lost mid-grace.
+    Ownership,
 }
 
 /// `fleetsync-harness chaos`.
@@ -108,6 +110,9 @@ pub struct ChaosArgs {
     /// Concurrent connections of that load.
     #[arg(long, default_value_t = 64)]
     pub connections: u32,
+    /// DSS projects of each install in the ownership scenario.
+    #[arg(long, default_value_t = 60)]
+    pub ownership_projects: usize,
     /// Seed of the simulator's fault injection and of the kill points.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,

@@ -9,6 +9,8 @@
 //!   `integrity_check` ok, no non-idempotent write repeated;
 //! - [`discovery`]: DSS 500, timeout, empty, partial and malformed listings; no removal,
 //!   `/readyz` and the metrics show it;
+//! - [`ownership`]: hand-made repos, a second install in the organisation and a state file
+//!   lost mid-grace; no write to a repo the writer does not own, no wrong removal;
 //! - [`security`]: canary secrets absent from logs, SQLite, metrics, API bodies and plans;
 //!   POSTs need the token; loopback bind by default; world-readable secret warned; the
 //!   status API under load (generated in process) during a reconcile.
@@ -18,6 +20,7 @@
 pub mod crashes;
 pub mod discovery;
 pub mod faults;
+pub mod ownership;
 pub mod security;
 
 use crate::args::{ChaosArgs, ChaosScenario};
@@ -168,6 +171,7 @@ pub async fn run_scenarios(args: &ChaosArgs) -> Vec<Figure> {
         ChaosScenario::Crashes,
         ChaosScenario::Discovery,
         ChaosScenario::Security,
+        ChaosScenario::Ownership,
     ];
     let chosen: Vec<ChaosScenario> = if args.scenarios.is_empty() {
         all.to_vec()
@@ -184,12 +188,14 @@ pub async fn run_scenarios(args: &ChaosArgs) -> Vec<Figure> {
             ChaosScenario::Crashes => "crashes",
             ChaosScenario::Discovery => "discovery",
             ChaosScenario::Security => "security",
+            ChaosScenario::Ownership => "ownership",
         });
         let ran = match s {
             ChaosScenario::Faults => faults::run(args, &mut figs).await,
             ChaosScenario::Crashes => crashes::run(args, &mut figs).await,
             ChaosScenario::Discovery => discovery::run(args, &mut figs).await,
             ChaosScenario::Security => security::run(args, &mut figs).await,
+            ChaosScenario::Ownership => ownership::run(args, &mut figs).await,
         };
         if let Err(e) = ran {
             figs.setup_failed(e);
