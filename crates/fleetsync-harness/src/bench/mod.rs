@@ -136,6 +136,11 @@ fn main_github(args: &BenchArgs) -> GithubSimSettings {
         primary_limit: 100_000_000,
         latency_ms: args.latency_ms,
         log_capacity: 1_000,
+        // The organisation defines the ownership marker property (written in the creating
+        // POST: no request of its own).
+        custom_properties: vec![fleetsync_sim::github::SimCustomProperty::org_string(
+            "fleetsync",
+        )],
         ..Default::default()
     }
 }
