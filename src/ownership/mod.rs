@@ -178,13 +178,16 @@ pub enum Decision {
     Conflict { cause: &'static str, reason: String },
 }
 
+/// Where new markers go, once learnt; shared by the runs of one engine.
+pub type ModeCell = std::sync::Arc<tokio::sync::OnceCell<MarkerMode>>;
+
 /// The run's ownership settings.
 #[derive(Debug)]
 pub struct Ownership {
     pub install: String,
-    /// Where new markers go; learnt from GitHub the first time the run writes one (a run
-    /// that creates and adopts nothing never asks).
-    pub mode: tokio::sync::OnceCell<MarkerMode>,
+    /// Where new markers go; learnt from GitHub the first time a marker is written (a run
+    /// that creates and adopts nothing never asks), then kept.
+    pub mode: ModeCell,
     /// The property name markers are read from (written to in property mode).
     pub property: String,
     pub adopt: AdoptPolicy,

@@ -70,6 +70,9 @@ pub struct Engine {
     pub(super) gh: GithubClient,
     pub(super) dss: Vec<DssClient>,
     pub(super) observer: RunObserver,
+    /// Where markers are written, learnt once for the engine's life (a daemon asks again
+    /// after a restart or a config reload).
+    pub(super) marker_mode: crate::ownership::ModeCell,
 }
 
 fn github_options(config: &Config) -> Result<GithubOptions, String> {
@@ -176,6 +179,7 @@ impl Engine {
             gh,
             dss,
             observer: RunObserver::new(metrics, health),
+            marker_mode: Default::default(),
         })
     }
 

@@ -35,7 +35,7 @@ impl Engine {
         let gh = &self.config.raw.github;
         Ownership {
             install: self.config.install_id.clone(),
-            mode: Default::default(),
+            mode: self.marker_mode.clone(),
             property: gh.marker_property.clone(),
             adopt: gh.adopt,
             adopt_repos: adopt.iter().map(|r| r.to_ascii_lowercase()).collect(),
@@ -43,9 +43,9 @@ impl Engine {
     }
 
     /// Where this run writes new markers: the organisation's custom property when it
-    /// defines it as a string property, else a topic. Read once per run, the first time a
-    /// marker is to be written (conditional: a 304 costs nothing). A failed read is not
-    /// kept: the repo that needed it fails, and the next one asks again.
+    /// defines it as a string property, else a topic. Read the first time a marker is to be
+    /// written, then kept for the engine's life. A failed read is not kept: the repo that
+    /// needed it fails, and the next one asks again.
     pub(super) async fn marker_mode(&self, own: &Ownership) -> Result<MarkerMode, GhError> {
         own.mode
             .get_or_try_init(|| self.read_marker_mode(&own.property))
