@@ -859,7 +859,15 @@ async fn fleetctl_adopt_and_secrets_rotate() {
     let (code, stdout, stderr) = fleetctl(&["secrets", "rotate"]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     f.gh.handle.reset_counters();
-    let _ = f.run().await;
+    let r = f.run().await;
+    // Partial only for the other install's repo, which stays a conflict.
+    assert_eq!(r.status, "partial", "{}", r.summary);
+    assert!(r.summary.contains("0 step(s) failed"), "{}", r.summary);
+    assert!(
+        r.summary.contains("1 ownership conflict(s)"),
+        "{}",
+        r.summary
+    );
     let owned = (wanted.len() - 1) as u64;
     assert_eq!(
         f.gh.handle

@@ -18,6 +18,21 @@ const INITIALISED: &str = "state.initialised_at";
 /// The meta key of the moment the state was rebuilt from GitHub.
 pub const REBUILT_AT: &str = "state.rebuilt_at";
 
+/// Why `fleetctl adopt` could not write the marker.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerError {
+    #[error("{0:?} is not owner/name")]
+    NotOwnerName(String),
+    #[error("reading the marker property's definition: {0}")]
+    Definition(GhError),
+    #[error("{0} does not exist")]
+    Missing(String),
+    #[error("GitHub did not return the topics of {0}; the marker topic was not written")]
+    NoTopics(String),
+    #[error(transparent)]
+    Github(#[from] GhError),
+}
+
 /// What the rebuild found.
 #[derive(Default)]
 pub struct Rebuilt {
@@ -84,40 +99,37 @@ impl Engine {
     /// Writes this install's marker on `repo` for `source` (`fleetctl adopt`, after its
     /// plan): the property where the organisation defines it, else the marker topic beside
     /// the repo's topics. The next run manages the repo. Returns where it was written.
-    pub async fn write_marker(&self, repo: &str, source: &str) -> Result<String, String> {
+    pub async fn write_marker(&self, repo: &str, source: &str) -> Result<String, MarkerError> {
         let own = self.ownership(&[]);
         let (owner, name) = repo
             .split_once('/')
-            .ok_or_else(|| format!("{repo:?} is not owner/name"))?;
+            .ok_or_else(|| MarkerError::NotOwnerName(repo.to_string()))?;
         let mode = self
             .marker_mode(&own)
             .await
-            .map_err(|e| format!("reading the marker property's definition: {e}"))?;
+            .map_err(MarkerError::Definition)?;
         match mode {
             MarkerMode::Property(p) => {
                 let value = ownership::property_value(&own.install, source);
-                self.gh
-                    .set_property_value(owner, name, &p, &value)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.gh.set_property_value(owner, name, &p, &value).await?;
                 Ok(format!("custom property {p} = {value}"))
             }
             MarkerMode::Topic => {
                 let found = self
                     .gh
                     .get_repo(owner, name)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{repo} does not exist"))?;
+                    .await?
+                    .ok_or_else(|| MarkerError::Missing(repo.to_string()))?;
+                // The topics are replaced as a whole: without the current list, writing
+                // only the marker would drop the team's topics.
+                let mut topics = found
+                    .topics
+                    .ok_or_else(|| MarkerError::NoTopics(repo.to_string()))?;
                 let topic = ownership::topic(&own.install);
-                let mut topics = found.topics.unwrap_or_default();
                 if !topics.contains(&topic) {
                     topics.push(topic.clone());
                 }
-                self.gh
-                    .replace_topics(owner, name, &topics)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.gh.replace_topics(owner, name, &topics).await?;
                 Ok(format!("topic {topic}"))
             }
         }
