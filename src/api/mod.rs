@@ -3,6 +3,7 @@
 //! requests have a timeout and a body limit.
 
 mod errors;
+mod repos;
 mod routes;
 
 pub use errors::ApiError;

@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/api/v1/repos", get(repos))
-        .route("/api/v1/repos/{name}", get(repo))
+        .route("/api/v1/repos/{*name}", get(repo))
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/drift", get(drift))
@@ -129,12 +129,13 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let repos = s.store().list_repos()?;
+    let (repos, pending) = super::repos::repo_docs(&s)?;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for r in &repos {
-        *by_status.entry(r.status.clone()).or_default() += 1;
+        let status = r["status"].as_str().unwrap_or("-").to_string();
+        *by_status.entry(status).or_default() += 1;
     }
-    let drifted = repos.iter().filter(|r| r.drifted).count();
+    let drifted = repos.iter().filter(|r| r["drifted"] == true).count();
     let last_run = s.store().list_runs(1)?.into_iter().next();
     let last_success = s.store().last_successful_run()?;
     let next_run = s
@@ -164,27 +165,21 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         "last_run": last_run,
         "last_successful_run": last_success,
         "tombstones": s.store().list_tombstones()?,
+        "pending_removals": pending,
         "config": s.config_status(),
     })))
 }
 
 async fn repos(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"repos": s.store().list_repos()?})))
+    let (repos, _) = super::repos::repo_docs(&s)?;
+    Ok(Json(json!({ "repos": repos })))
 }
 
 async fn repo(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let rec = s
-        .store()
-        .get_repo(&name)?
-        .ok_or_else(|| ApiError::not_found(format!("repo {name:?} is not managed by fleetsync")))?;
-    Ok(Json(json!({
-        "repo": rec,
-        "resources": s.store().list_resources(Some(&name))?,
-        "drift": s.store().list_drift(Some(&name), 50)?,
-    })))
+    super::repos::repo_detail(&s, &name).map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,7 +211,8 @@ async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<V
             .entry(format!("{}/{}", j.action, j.state))
             .or_default() += 1;
     }
-    Ok(Json(json!({"run": rec, "steps": steps})))
+    let errors = super::repos::run_errors(&s, id)?;
+    Ok(Json(json!({"run": rec, "steps": steps, "errors": errors})))
 }
 
 async fn drift(
@@ -224,8 +220,18 @@ async fn drift(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).min(5000);
+    // A repo no longer managed keeps its drift history under the name given.
+    let owner = s.loaded().config.raw.github.owner.clone();
+    let repo = match q.repo.as_deref() {
+        Some(name) => Some(
+            s.store()
+                .find_repo(name, &owner)?
+                .map_or_else(|| name.to_string(), |r| r.name),
+        ),
+        None => None,
+    };
     Ok(Json(
-        json!({"drift": s.store().list_drift(q.repo.as_deref(), limit)?}),
+        json!({"drift": s.store().list_drift(repo.as_deref(), limit)?}),
     ))
 }
 
@@ -252,9 +258,14 @@ struct ReconcileBody {
     project: Option<String>,
     #[serde(default)]
     projects: Vec<String>,
+    /// Managed repos (`owner/name` or bare names): their projects or plugins.
+    #[serde(default)]
+    repos: Vec<String>,
 }
 
-fn body_projects(body: &str) -> Result<Vec<String>, ApiError> {
+/// The projects a body names: `projects`, `project`, and the sources of `repos` (an unknown
+/// repo is a 400 naming it).
+fn body_projects(s: &AppState, body: &str) -> Result<Vec<String>, ApiError> {
     if body.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -263,6 +274,15 @@ fn body_projects(body: &str) -> Result<Vec<String>, ApiError> {
     let mut p = b.projects;
     if let Some(one) = b.project {
         p.push(one);
+    }
+    for name in &b.repos {
+        let rec = super::repos::find(s, name).map_err(|e| match e.status {
+            StatusCode::NOT_FOUND => ApiError::bad_request(e.message),
+            _ => e,
+        })?;
+        if !p.contains(&rec.source_key) {
+            p.push(rec.source_key);
+        }
     }
     Ok(p)
 }
@@ -273,7 +293,7 @@ async fn reconcile(
     body: String,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers)?;
-    let projects = body_projects(&body)?;
+    let projects = body_projects(&s, &body)?;
     let store = s.store().clone();
     let accepted = s
         .control()
@@ -301,7 +321,7 @@ async fn plan(
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&s, &headers)?;
-    let projects = body_projects(&body)?;
+    let projects = body_projects(&s, &body)?;
     s.plan(projects).await.map(Json).map_err(|e| {
         let msg = format!("no plan: {}", e.message);
         if e.bad_request {

@@ -1,27 +1,25 @@
 //! The `fleetctl` command line (clap).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use super::output::Output;
+use crate::config::HumanDuration;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+fn parse_duration(s: &str) -> Result<HumanDuration, String> {
+    HumanDuration::parse(s)
+}
 
 /// fleetctl: plan, reconcile and inspect a fleetsync-managed fleet of GitHub repos.
 #[derive(Debug, Parser)]
 #[command(name = "fleetctl", version, about)]
 pub struct Cli {
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    /// Output format: text (tables), wide (more columns), json or yaml (the API's
+    /// document; errors too, on stderr).
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Output format of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// For people.
-    Text,
-    /// For programs.
-    Json,
 }
 
 /// How to reach a running fleetd.
@@ -54,7 +52,7 @@ pub enum Command {
     },
     /// Managed repos (or one repo with its resources and drift) from fleetd.
     Repos {
-        /// One repo's details.
+        /// One repo's details: `owner/name`, or the bare name in the configured owner.
         name: Option<String>,
         #[command(flatten)]
         daemon: DaemonArgs,
@@ -64,6 +62,9 @@ pub enum Command {
         /// Only this repo's.
         #[arg(long)]
         repo: Option<String>,
+        /// At most this many events, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
         #[command(flatten)]
         daemon: DaemonArgs,
     },
@@ -71,11 +72,14 @@ pub enum Command {
     Runs {
         /// One run's details.
         id: Option<i64>,
+        /// At most this many runs, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Ask fleetd to reconcile now.
-    /// Runs a reconcile: asks the daemon (`--now`), or runs one in this process (`--local`).
+    /// Runs a reconcile: asks fleetd for one now (`--now`, the default) and follows it, or
+    /// runs one in this process (`--local`).
     Reconcile(ReconcileArgs),
     /// Shows what a reconcile would change, without changing anything.
     Plan(PlanArgs),
@@ -137,9 +141,16 @@ pub struct ReconcileArgs {
     /// Ask the running fleetd for a run now (the default).
     #[arg(long)]
     pub now: bool,
-    /// Limit the run to these DSS project keys.
+    /// Limit the run to these DSS project keys (or plugin ids).
     #[arg(long = "project")]
     pub projects: Vec<String>,
+    /// Limit the run to these managed repos (`owner/name` or the bare name).
+    #[arg(long = "repo")]
+    pub repos: Vec<String>,
+    /// Give up waiting after this long (e.g. `90s`, `5m`); the run goes on in fleetd and
+    /// fleetctl exits 3.
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["no_wait", "local"])]
+    pub timeout: Option<HumanDuration>,
     /// Run the reconcile in this process (no daemon), with the config of `--config`.
     #[arg(long, conflicts_with = "now")]
     pub local: bool,

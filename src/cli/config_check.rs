@@ -31,18 +31,21 @@ pub fn run(path: &Path, skip_secrets: bool, output: Output) -> ExitCode {
 fn print_ok(path: &Path, cfg: &Config, skip_secrets: bool, output: Output) {
     let warnings = cfg.preflight_warnings();
     match output {
-        Output::Json => println!(
+        o if o.is_document() => print!(
             "{}",
-            serde_json::json!({
-                "ok": true,
-                "file": path.display().to_string(),
-                "hash": cfg.hash,
-                "dss_nodes": cfg.raw.dss.len(),
-                "secrets_checked": !skip_secrets,
-                "warnings": warnings,
-            })
+            super::output::document(
+                o,
+                &serde_json::json!({
+                    "ok": true,
+                    "file": path.display().to_string(),
+                    "hash": cfg.hash,
+                    "dss_nodes": cfg.raw.dss.len(),
+                    "secrets_checked": !skip_secrets,
+                    "warnings": warnings,
+                })
+            )
         ),
-        Output::Text => {
+        _ => {
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
@@ -66,7 +69,7 @@ fn print_ok(path: &Path, cfg: &Config, skip_secrets: bool, output: Output) {
 
 fn print_errors(errs: &ConfigErrors, output: Output) {
     match output {
-        Output::Json => {
+        o if o.is_document() => {
             let list: Vec<_> = errs
                 .0
                 .iter()
@@ -80,9 +83,10 @@ fn print_errors(errs: &ConfigErrors, output: Output) {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::json!({"ok": false, "errors": list}));
+            let v = serde_json::json!({"ok": false, "errors": list});
+            print!("{}", super::output::document(o, &v));
         }
-        Output::Text => {
+        _ => {
             eprintln!("{errs}");
             eprintln!("{} error(s)", errs.0.len());
         }

@@ -1,8 +1,7 @@
 //! `fleetctl` commands that talk to a running fleetd over HTTP: `status`, `repos`, `drift`,
-//! `runs`, `reconcile --now [--wait]` and `plan`. The address and token come from flags,
-//! the environment (`FLEETD_ADDR`, `FLEETD_TOKEN`) or the config.
+//! `runs`, `events`, `suspend`, `resume`, `reconcile --now [--wait]` and `plan`. The address
+//! and token come from flags, the environment (`FLEETD_ADDR`, `FLEETD_TOKEN`) or the config.
 
-use super::args::Output;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,6 +24,14 @@ pub enum ClientError {
         base: String,
         /// Why.
         reason: String,
+    },
+    /// fleetd refused the token (or there was none).
+    #[error("fleetd {path}: HTTP 401: {message}; give the API token with --token, the FLEETD_TOKEN environment variable, or --config FILE (its daemon.api_token source)")]
+    Unauthorized {
+        /// Path.
+        path: String,
+        /// Its message.
+        message: String,
     },
     /// fleetd answered with an error.
     #[error("fleetd {path}: HTTP {status}: {message}")]
@@ -103,6 +110,12 @@ impl DaemonTarget {
                 .and_then(|m| m.as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| v.to_string());
+            if status == 401 {
+                return Err(ClientError::Unauthorized {
+                    path: path.to_string(),
+                    message,
+                });
+            }
             return Err(ClientError::Http {
                 path: path.to_string(),
                 status,
@@ -111,179 +124,4 @@ impl DaemonTarget {
         }
         Ok(v)
     }
-}
-
-/// Prints a value as JSON, or as text through `text`.
-pub fn print(output: Output, v: &Value, text: impl FnOnce(&Value) -> String) {
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
-        Output::Text => print!("{}", text(v)),
-    }
-}
-
-fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(|x| x.as_str()).unwrap_or("-")
-}
-
-/// Text for `fleetctl status`.
-pub fn status_text(v: &Value) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "projects discovered: {}\n",
-        v.get("projects").cloned().unwrap_or(Value::Null)
-    ));
-    if let Some(nodes) = v.get("dss_nodes").and_then(|n| n.as_object()) {
-        for (name, n) in nodes {
-            if n.get("ok").and_then(|o| o.as_bool()) == Some(true) {
-                out.push_str(&format!("  {name}: ok, {} projects\n", n["projects"]));
-            } else {
-                out.push_str(&format!("  {name}: FAILING: {}\n", s(n, "/error")));
-            }
-        }
-    }
-    out.push_str(&format!(
-        "repos managed: {} (drifted: {})\n",
-        v.pointer("/repos/total").cloned().unwrap_or(Value::Null),
-        v.pointer("/repos/drifted").cloned().unwrap_or(Value::Null)
-    ));
-    if let Some(by) = v.pointer("/repos/by_status").and_then(|b| b.as_object()) {
-        for (k, n) in by {
-            out.push_str(&format!("  {k}: {n}\n"));
-        }
-    }
-    match v.get("last_run").filter(|r| !r.is_null()) {
-        Some(r) => out.push_str(&format!(
-            "last run: #{} {} ({}), started {}: {}\n",
-            r["id"],
-            s(r, "/status"),
-            s(r, "/trigger"),
-            s(r, "/started_at"),
-            s(r, "/summary")
-        )),
-        None => out.push_str("last run: none yet\n"),
-    }
-    if let Some(id) = v.get("running_run").filter(|r| !r.is_null()) {
-        out.push_str(&format!("running now: #{id}\n"));
-    }
-    if let Some(id) = v.get("queued_run").filter(|r| !r.is_null()) {
-        out.push_str(&format!("queued: #{id}\n"));
-    }
-    match v.get("next_scheduled_run").and_then(|t| t.as_str()) {
-        Some(t) => out.push_str(&format!("next scheduled run: {t}{}\n", from_now(t))),
-        None => out.push_str("next scheduled run: none\n"),
-    }
-    if let Some(c) = v.get("config").filter(|c| !c.is_null()) {
-        out.push_str(&format!(
-            "config: {} ({}…, loaded {})\n",
-            s(c, "/path"),
-            s(c, "/hash").get(..12).unwrap_or("-"),
-            s(c, "/loaded_at")
-        ));
-        if let Some(r) = c.get("last_reload").filter(|r| !r.is_null()) {
-            let outcome = if r["applied"].as_bool() == Some(true) {
-                "applied"
-            } else {
-                "REFUSED"
-            };
-            let msg = r
-                .get("message")
-                .and_then(|m| m.as_str())
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            out.push_str(&format!("last reload: {outcome} at {}{msg}\n", s(r, "/at")));
-        }
-    }
-    out
-}
-
-/// ` (in 4m 10s)` for an RFC 3339 time in the future.
-fn from_now(t: &str) -> String {
-    let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) else {
-        return String::new();
-    };
-    let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
-    if secs < 0 {
-        return String::new();
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!(" (in {h}h {m}m)")
-    } else if m > 0 {
-        format!(" (in {m}m {s}s)")
-    } else {
-        format!(" (in {s}s)")
-    }
-}
-
-/// Text for `fleetctl repos`.
-pub fn repos_text(v: &Value) -> String {
-    let mut out = format!(
-        "{:<40} {:<10} {:<8} {}\n",
-        "REPO", "STATUS", "DRIFT", "SOURCE"
-    );
-    for r in v["repos"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{:<40} {:<10} {:<8} {}:{}/{}{}\n",
-            s(r, "/name"),
-            s(r, "/status"),
-            if r["drifted"].as_bool() == Some(true) {
-                "yes"
-            } else {
-                "no"
-            },
-            s(r, "/source_kind"),
-            s(r, "/node"),
-            s(r, "/source_key"),
-            r.get("last_error")
-                .and_then(|e| e.as_str())
-                .map(|e| format!("  error: {e}"))
-                .unwrap_or_default()
-        ));
-    }
-    out
-}
-
-/// Text for `fleetctl runs`.
-pub fn runs_text(v: &Value) -> String {
-    let mut out = format!(
-        "{:<6} {:<12} {:<12} {:<25} {:>8} {}\n",
-        "RUN", "STATUS", "TRIGGER", "STARTED", "REQUESTS", "SUMMARY"
-    );
-    for r in v["runs"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{:<6} {:<12} {:<12} {:<25} {:>8} {}\n",
-            r["id"],
-            s(r, "/status"),
-            s(r, "/trigger"),
-            s(r, "/started_at"),
-            r["requests_sent"],
-            s(r, "/summary")
-        ));
-    }
-    out
-}
-
-/// Text for `fleetctl drift`.
-pub fn drift_text(v: &Value) -> String {
-    let mut out = format!(
-        "{:<25} {:<60} {:<9} {}\n",
-        "SEEN", "RESOURCE", "REPAIRED", "WHAT"
-    );
-    for d in v["drift"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{:<25} {:<60} {:<9} {}\n",
-            s(d, "/seen_at"),
-            s(d, "/address"),
-            if d["repaired"].as_bool() == Some(true) {
-                "yes"
-            } else {
-                "no"
-            },
-            s(d, "/what")
-        ));
-    }
-    if v["drift"].as_array().map(|a| a.is_empty()).unwrap_or(true) {
-        out.push_str("no drift recorded\n");
-    }
-    out
 }

@@ -64,7 +64,7 @@ fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
 
 fn progress_bar(output: Output) -> (ProgressBar, ProgressFn) {
     let bar = ProgressBar::new(0);
-    if output == Output::Json {
+    if output.is_document() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     } else {
         bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -113,13 +113,9 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    match output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render_json(&report.plan)).unwrap_or_default()
-        ),
-        Output::Text => print!("{}", render_text(&report.plan)),
-    }
+    super::output::print(output, &render_json(&report.plan), |_, _| {
+        render_text(&report.plan)
+    });
     let trouble = !report.plan.errors.is_empty()
         || !report.plan.unknown_nodes.is_empty()
         || !report.plan.conflicts.is_empty();
@@ -177,6 +173,25 @@ async fn warn_if_the_daemon_runs_another_config(config: &Config, addr: Option<&s
     }
 }
 
+/// `--project` keys plus the sources of the `--repo` repos (from the state file).
+fn projects_of(engine: &Engine, args: &ReconcileArgs) -> Result<Vec<String>, String> {
+    let mut projects = args.projects.clone();
+    let owner = &engine.config().raw.github.owner;
+    for name in &args.repos {
+        let rec = engine
+            .store()
+            .find_repo(name, owner)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!("--repo {name}: not a repo fleetsync manages in this state file")
+            })?;
+        if !projects.contains(&rec.source_key) {
+            projects.push(rec.source_key);
+        }
+    }
+    Ok(projects)
+}
+
 /// `fleetctl reconcile --local`.
 pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     init_logs();
@@ -198,10 +213,14 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let project = if args.projects.is_empty() {
+    let projects = match projects_of(&engine, args) {
+        Ok(p) => p,
+        Err(e) => return super::output::error(output, EXIT_USAGE, e),
+    };
+    let project = if projects.is_empty() {
         None
     } else {
-        Some(args.projects.join(","))
+        Some(projects.join(","))
     };
     let run_id = engine
         .store()
@@ -211,7 +230,7 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     let report = engine
         .run(RunOptions {
             run_id,
-            projects: args.projects.clone(),
+            projects,
             progress: Some(progress),
             ..Default::default()
         })
@@ -233,24 +252,23 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     if let Err(e) = engine.store().prune(&retention) {
         eprintln!("warning: cannot prune old runs and journal rows: {e}");
     }
-    match output {
-        Output::Json => println!(
+    if output.is_document() {
+        print!(
             "{}",
-            serde_json::to_string_pretty(&report_json(&report, run_id)).unwrap_or_default()
-        ),
-        Output::Text => {
-            print!("{}", render_text(&report.plan));
-            for r in &report.results {
-                for s in &r.results {
-                    if let crate::apply::Outcome::Failed(m) = &s.outcome {
-                        println!("  x {}  failed: {m}", s.step.address);
-                    }
+            super::output::document(output, &report_json(&report, run_id))
+        );
+    } else {
+        print!("{}", render_text(&report.plan));
+        for r in &report.results {
+            for s in &r.results {
+                if let crate::apply::Outcome::Failed(m) = &s.outcome {
+                    println!("  x {}  failed: {m}", s.step.address);
                 }
             }
-            println!("{}", report.summary);
-            if let Some(e) = &report.error {
-                println!("error: {e}");
-            }
+        }
+        println!("{}", report.summary);
+        if let Some(e) = &report.error {
+            println!("error: {e}");
         }
     }
     if report.status == "succeeded" {

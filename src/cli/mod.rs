@@ -5,13 +5,17 @@ mod args;
 mod config_check;
 mod daemon_client;
 mod local;
+mod output;
 mod ownership;
 mod remote;
+mod views;
 
 pub use args::{
     Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs, SecretsCommand,
 };
 
+pub use output::{document, Table};
+use remote::View;
 use std::process::ExitCode;
 
 /// Exit code for "the input is wrong" (bad config, bad flags).
@@ -28,11 +32,15 @@ pub async fn run(cli: Cli) -> ExitCode {
                     skip_secrets,
                 },
         } => config_check::run(&config, skip_secrets, out),
-        Command::Status { daemon } => remote::show("status", None, &daemon, out).await,
-        Command::Repos { name, daemon } => remote::show("repos", name, &daemon, out).await,
-        Command::Drift { repo, daemon } => remote::show("drift", repo, &daemon, out).await,
-        Command::Runs { id, daemon } => {
-            remote::show("runs", id.map(|i| i.to_string()), &daemon, out).await
+        Command::Status { daemon } => remote::show(View::Status, &daemon, out).await,
+        Command::Repos { name, daemon } => remote::show(View::Repos(name), &daemon, out).await,
+        Command::Drift {
+            repo,
+            limit,
+            daemon,
+        } => remote::show(View::Drift { repo, limit }, &daemon, out).await,
+        Command::Runs { id, limit, daemon } => {
+            remote::show(View::Runs { id, limit }, &daemon, out).await
         }
         Command::Reconcile(args) if args.local => local::reconcile(&args, out).await,
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,

@@ -99,7 +99,7 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
                 "{repo} is not a repo this config would manage, or it carries this install's marker already (nothing to adopt)"
             ));
         };
-        if output == Output::Text {
+        if !output.is_document() {
             print!("{}", render_text(&plan));
         }
         if !yes
@@ -111,7 +111,7 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
         }
         match engine.write_marker(repo, &source).await {
             Ok(marker) => {
-                if output == Output::Text {
+                if !output.is_document() {
                     println!("adopted {repo}: {marker}; the next run manages it");
                 }
                 out.push(json!({"repo": repo, "source": source, "marker": marker, "plan": crate::plan::render_json(&plan)}));
@@ -119,8 +119,8 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
             Err(e) => return fail(format!("{repo}: the marker could not be written: {e}")),
         }
     }
-    if output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    if output.is_document() {
+        print!("{}", super::output::document(output, &json!(out)));
     }
     ExitCode::SUCCESS
 }
@@ -137,11 +137,13 @@ pub fn rotate(config: &Path, output: Output) -> ExitCode {
     };
     match store.forget_secret_fingerprints() {
         Ok(n) => {
-            match output {
-                Output::Json => println!("{}", json!({"secrets": n})),
-                Output::Text => println!(
-                    "{n} secret record(s) forgotten: the next run writes every secret again"
-                ),
+            if output.is_document() {
+                print!(
+                    "{}",
+                    super::output::document(output, &json!({"secrets": n}))
+                );
+            } else {
+                println!("{n} secret record(s) forgotten: the next run writes every secret again");
             }
             ExitCode::SUCCESS
         }

@@ -1,7 +1,10 @@
-//! `fleetctl status | repos | drift | runs | reconcile --now` against a running fleetd.
+//! `fleetctl status | repos | drift | runs | reconcile --now | plan --remote` against a
+//! running fleetd.
 
 use super::args::{DaemonArgs, Output, ReconcileArgs};
-use super::daemon_client::{self as dc, DaemonTarget};
+use super::daemon_client::DaemonTarget;
+use super::output as out;
+use super::views;
 use super::EXIT_USAGE;
 use crate::config::{load_daemon_table, DaemonConfig, SecretValue};
 use serde_json::{json, Value};
@@ -61,93 +64,106 @@ pub fn base_url(addr: Option<&str>, cfg: Option<&crate::config::Config>) -> Stri
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(1)
+/// What `fleetctl status|repos|drift|runs` shows.
+#[derive(Debug, Clone)]
+pub enum View {
+    /// `status`.
+    Status,
+    /// `repos` (all) or `repos NAME`.
+    Repos(Option<String>),
+    /// `drift [--repo R] [--limit N]`.
+    Drift { repo: Option<String>, limit: u32 },
+    /// `runs [--limit N]` or `runs ID`.
+    Runs { id: Option<i64>, limit: u32 },
+}
+
+/// A path segment or query value, percent-encoded (`acme/dss-x` → `acme%2Fdss-x`).
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+type TextFn = fn(&Value, bool) -> String;
+
+fn route(view: &View) -> (String, TextFn) {
+    match view {
+        View::Status => ("/api/v1/status".into(), views::status_text),
+        View::Repos(None) => ("/api/v1/repos".into(), views::repos_text),
+        View::Repos(Some(name)) => (
+            format!("/api/v1/repos/{}", enc(name)),
+            views::repo_detail_text,
+        ),
+        View::Runs { id: None, limit } => (format!("/api/v1/runs?limit={limit}"), views::runs_text),
+        View::Runs { id: Some(id), .. } => (format!("/api/v1/runs/{id}"), views::run_detail_text),
+        View::Drift { repo, limit } => {
+            let mut path = format!("/api/v1/drift?limit={limit}");
+            if let Some(r) = repo {
+                path.push_str(&format!("&repo={}", enc(r)));
+            }
+            (path, views::drift_text)
+        }
+    }
 }
 
 /// `fleetctl status|repos|drift|runs`.
-pub async fn show(
-    kind: &str,
-    arg: Option<String>,
-    daemon: &DaemonArgs,
-    output: Output,
-) -> ExitCode {
+pub async fn show(view: View, daemon: &DaemonArgs, output: Output) -> ExitCode {
     let t = match target(daemon) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return out::error(output, EXIT_USAGE, e),
     };
-    let (path, text): (String, fn(&Value) -> String) = match (kind, &arg) {
-        ("status", _) => ("/api/v1/status".into(), dc::status_text),
-        ("repos", None) => ("/api/v1/repos".into(), dc::repos_text),
-        ("repos", Some(name)) => (format!("/api/v1/repos/{name}"), pretty),
-        ("runs", None) => ("/api/v1/runs".into(), dc::runs_text),
-        ("runs", Some(id)) => (format!("/api/v1/runs/{id}"), pretty),
-        ("drift", None) => ("/api/v1/drift".into(), dc::drift_text),
-        ("drift", Some(repo)) => (format!("/api/v1/drift?repo={repo}"), dc::drift_text),
-        _ => return ExitCode::from(EXIT_USAGE),
-    };
+    let (path, text) = route(&view);
     match t.get(&path).await {
         Ok(v) => {
-            dc::print(output, &v, text);
+            out::print(output, &v, text);
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e),
+        Err(e) => out::error(output, 1, e),
     }
 }
 
-fn pretty(v: &Value) -> String {
-    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
-}
-
-/// `fleetctl reconcile --now`.
+/// `fleetctl reconcile --now`: queues a run and (unless `--no-wait`) follows it to its end,
+/// at most `--timeout` long.
 pub async fn reconcile_now(args: &ReconcileArgs, output: Output) -> ExitCode {
     let t = match target(&args.daemon) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return out::error(output, EXIT_USAGE, e),
     };
-    let accepted = match t
-        .post("/api/v1/reconcile", &json!({"projects": args.projects}))
-        .await
-    {
+    let body = json!({"projects": args.projects, "repos": args.repos});
+    let accepted = match t.post("/api/v1/reconcile", &body).await {
         Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(e) => return out::error(output, 1, e),
     };
     let Some(run_id) = accepted.get("run_id").and_then(|v| v.as_i64()) else {
-        return fail(format!("unexpected answer from fleetd: {accepted}"));
-    };
-    let coalesced = accepted["coalesced"].as_bool().unwrap_or(false);
-    if output == Output::Text {
-        eprintln!(
-            "run #{run_id} {}",
-            if coalesced {
-                "(joined a queued run)"
-            } else {
-                "queued"
-            }
+        return out::error(
+            output,
+            1,
+            format!("unexpected answer from fleetd: {accepted}"),
         );
+    };
+    if !output.is_document() {
+        let coalesced = accepted["coalesced"].as_bool().unwrap_or(false);
+        let how = if coalesced {
+            "(joined a queued run)"
+        } else {
+            "queued"
+        };
+        eprintln!("run #{run_id} {how}");
     }
     if args.no_wait {
-        dc::print(output, &accepted, |_| String::new());
+        out::print(output, &accepted, |_, _| String::new());
         return ExitCode::SUCCESS;
     }
+    let deadline = args.timeout.map(|d| (d, tokio::time::Instant::now() + d.0));
     let mut last_line = String::new();
     loop {
         let v = match t.get(&format!("/api/v1/runs/{run_id}")).await {
             Ok(v) => v,
-            Err(e) => return fail(e),
+            Err(e) => return out::error(output, 1, e),
         };
         let status = v
             .pointer("/run/status")
             .and_then(|s| s.as_str())
             .unwrap_or("");
-        if output == Output::Text {
+        if !output.is_document() {
             let line = progress_line(&v);
             if line != last_line {
                 eprintln!("{line}");
@@ -155,28 +171,42 @@ pub async fn reconcile_now(args: &ReconcileArgs, output: Output) -> ExitCode {
             }
         }
         if status != "queued" && status != "running" {
-            let ok = status == "succeeded";
-            match output {
-                Output::Json => dc::print(output, &v, |_| String::new()),
-                Output::Text => {
-                    println!(
-                        "run #{run_id} {status}: {}",
-                        v.pointer("/run/summary")
-                            .and_then(|s| s.as_str())
-                            .unwrap_or("")
-                    );
-                    if let Some(err) = v.pointer("/run/error").and_then(|s| s.as_str()) {
-                        println!("error: {err}");
-                    }
-                }
+            return finished(run_id, status, &v, output);
+        }
+        if let Some((d, at)) = deadline {
+            if tokio::time::Instant::now() >= at {
+                let msg = format!(
+                    "run #{run_id} is still {status} after --timeout {}s; it goes on in fleetd (`fleetctl runs {run_id}` shows it)",
+                    d.0.as_secs()
+                );
+                return out::error(output, EXIT_TIMEOUT, msg);
             }
-            return if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            };
         }
         tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+/// Exit code of `reconcile --now --timeout` when the run did not end in time.
+pub const EXIT_TIMEOUT: u8 = 3;
+
+fn finished(run_id: i64, status: &str, v: &Value, output: Output) -> ExitCode {
+    if output.is_document() {
+        out::print(output, v, |_, _| String::new());
+    } else {
+        println!(
+            "run #{run_id} {status}: {}",
+            v.pointer("/run/summary")
+                .and_then(|s| s.as_str())
+                .unwrap_or("")
+        );
+        if let Some(err) = v.pointer("/run/error").and_then(|s| s.as_str()) {
+            println!("error: {err}");
+        }
+    }
+    if status == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -214,17 +244,14 @@ fn progress_line(v: &Value) -> String {
 pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
     let t = match target(&args.daemon) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return out::error(output, EXIT_USAGE, e),
     };
     let v = match t
         .post("/api/v1/plan", &json!({"projects": args.projects}))
         .await
     {
         Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(e) => return out::error(output, 1, e),
     };
     if let Some(path) = &args.daemon.config {
         if let (Ok(cfg), Some(remote)) = (
@@ -241,10 +268,12 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
             }
         }
     }
-    match output {
-        Output::Json => println!("{}", pretty(&v)),
-        Output::Text => print!("{}", v.get("text").and_then(|t| t.as_str()).unwrap_or("")),
-    }
+    out::print(output, &v, |v, _| {
+        v.get("text")
+            .and_then(|t| t.as_str())
+            .unwrap_or("")
+            .to_string()
+    });
     let changes = v
         .pointer("/plan/changes")
         .and_then(|c| c.as_bool())

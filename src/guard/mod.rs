@@ -161,9 +161,83 @@ pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
     out
 }
 
+/// A managed repo whose source is gone, waiting out the grace period (or the next run).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PendingRemoval {
+    /// The repo.
+    pub repo: String,
+    /// Its source, e.g. `project:design/CHURN`.
+    pub source: String,
+    /// `archive`, `delete` or `orphan` (the policy).
+    pub action: &'static str,
+    /// When the source was first found missing.
+    pub missing_since: String,
+    /// When the grace period ends (the first run after it removes the repo, guard allowing).
+    pub due_at: String,
+}
+
+/// The policy's word for what a removal does.
+pub fn policy_action(policy: DeletionPolicy) -> &'static str {
+    match policy {
+        DeletionPolicy::Archive => "archive",
+        DeletionPolicy::Delete => "delete",
+        DeletionPolicy::Orphan => "orphan",
+    }
+}
+
+/// The pending removal of a live repo with a tombstone (`None` for a repo fleetsync no
+/// longer manages: archived, deleted, a conflict…).
+pub fn pending_removal(
+    rec: &RepoRecord,
+    tombstone: Option<&Tombstone>,
+    policy: DeletionPolicy,
+    grace: Duration,
+) -> Option<PendingRemoval> {
+    let t = tombstone?;
+    if !rec.is_live() {
+        return None;
+    }
+    let due = DateTime::parse_from_rfc3339(&t.missing_since)
+        .ok()
+        .and_then(|d| d.with_timezone(&Utc).checked_add_signed(grace))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.missing_since.clone());
+    Some(PendingRemoval {
+        repo: rec.name.clone(),
+        source: t.source.clone(),
+        action: policy_action(policy),
+        missing_since: t.missing_since.clone(),
+        due_at: due,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tombstone_makes_a_live_repo_pending_removal() {
+        let t = Tombstone {
+            repo: "acme/dss-a".into(),
+            source: "project:design/A".into(),
+            missing_since: "2026-01-01T00:00:00Z".into(),
+        };
+        let r = rec("acme/dss-a", "design");
+        let p = pending_removal(&r, Some(&t), DeletionPolicy::Delete, Duration::hours(72));
+        let p = p.expect("pending");
+        assert_eq!(p.action, "delete");
+        assert_eq!(p.due_at, "2026-01-04T00:00:00Z");
+        assert!(pending_removal(&r, None, DeletionPolicy::Archive, Duration::hours(1)).is_none());
+        let mut archived = r.clone();
+        archived.status = "archived".into();
+        assert!(pending_removal(
+            &archived,
+            Some(&t),
+            DeletionPolicy::Archive,
+            Duration::hours(1)
+        )
+        .is_none());
+    }
 
     fn rec(name: &str, node: &str) -> RepoRecord {
         RepoRecord {

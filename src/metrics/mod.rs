@@ -22,6 +22,9 @@ pub struct Metrics {
     pub repos_managed: IntGaugeVec,
     /// One series per repo, value 1, with sync and drift status labels.
     pub repo_info: IntGaugeVec,
+    /// `fleet_repo_removal_due_timestamp_seconds{repo, action}`: when the grace period of a
+    /// repo whose source is gone ends.
+    pub removal_due: IntGaugeVec,
     /// Drift events by resource kind.
     pub drift_events: IntCounterVec,
     /// Reconcile runs by trigger and outcome.
@@ -203,6 +206,12 @@ impl Metrics {
                 "fleet_repo_info",
                 "One series per managed repo (value 1) with its sync and drift status.",
                 &["repo", "source", "sync_status", "drift_status"],
+            )?,
+            removal_due: gauge_vec(
+                &r,
+                "fleet_repo_removal_due_timestamp_seconds",
+                "Repos whose DSS project or plugin is gone: when the grace period ends and the deletion policy's action (archive, delete, orphan) falls due.",
+                &["repo", "action"],
             )?,
             drift_events: counter(
                 &r,

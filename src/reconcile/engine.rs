@@ -183,6 +183,7 @@ impl Engine {
         })
     }
 
+    /// The config this engine runs.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -197,7 +198,16 @@ impl Engine {
 
     /// Refreshes the per-repo gauges from the store.
     pub fn update_repo_metrics(&self) {
-        self.observer.repos(&self.store);
+        let (policy, grace) = self.removal_policy();
+        self.observer.repos(&self.store, policy, grace);
+    }
+
+    /// What a removal does and the grace period before it (as the guard reads them).
+    pub fn removal_policy(&self) -> (crate::config::DeletionPolicy, chrono::Duration) {
+        let gh = &self.config.raw.github;
+        let grace =
+            chrono::Duration::from_std(gh.grace_period.0).unwrap_or(chrono::Duration::zero());
+        (gh.deletion_policy, grace)
     }
 
     /// Runs one reconcile.

@@ -27,6 +27,6 @@ mod sources;
 mod status;
 
 pub use engine::{pacing_limits, Engine, Progress, ProgressFn, RunOptions};
-pub use observer::RunObserver;
+pub use observer::{RunObserver, PENDING_REMOVAL};
 pub use report::RunReport;
 pub use status::{RunError, RunStatus};

@@ -4,11 +4,13 @@
 
 use crate::api::Health;
 use crate::apply::RepoResult;
+use crate::config::DeletionPolicy;
 use crate::dss::UnknownCause;
 use crate::github::RequestStats;
+use crate::guard::pending_removal;
 use crate::metrics::Metrics;
 use crate::plan::{RepoPlan, Stage};
-use crate::store::Store;
+use crate::store::{Store, Tombstone};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,9 +22,19 @@ pub struct RunObserver {
 }
 
 /// The statuses the per-status repo gauge always carries (zero when none).
-const REPO_STATUSES: [&str; 7] = [
-    "synced", "error", "drifted", "archived", "deleted", "orphaned", "conflict",
+const REPO_STATUSES: [&str; 8] = [
+    "synced",
+    "error",
+    "drifted",
+    PENDING_REMOVAL,
+    "archived",
+    "deleted",
+    "orphaned",
+    "conflict",
 ];
+
+/// The status shown for a managed repo whose source is gone (until the guard removes it).
+pub const PENDING_REMOVAL: &str = "pending-removal";
 
 impl RunObserver {
     pub fn new(metrics: Option<Arc<Metrics>>, health: Option<Arc<Health>>) -> Self {
@@ -153,24 +165,47 @@ impl RunObserver {
         }
     }
 
-    /// Refreshes the per-repo gauges from the store. A store that cannot be read leaves
-    /// the gauges as they were and says so: the run's own status carries the failure.
-    pub fn repos(&self, store: &Store) {
+    /// Refreshes the repo gauges from the store: counts by status (a live repo whose source
+    /// is gone counts as `pending-removal`, not by its last recorded status), one info series
+    /// per repo (its recorded status), and the time each pending removal falls due.
+    pub fn repos(&self, store: &Store, policy: DeletionPolicy, grace: chrono::Duration) {
         let Some(m) = &self.metrics else { return };
-        let repos = match store.list_repos() {
+        let (repos, tombstones) = match store
+            .list_repos()
+            .and_then(|r| Ok((r, store.list_tombstones()?)))
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "repo gauges not refreshed: the state file cannot be read");
                 return;
             }
         };
+        let tombstones: BTreeMap<&str, &Tombstone> =
+            tombstones.iter().map(|t| (t.repo.as_str(), t)).collect();
         m.repo_info.reset();
         m.repos_managed.reset();
+        m.removal_due.reset();
         let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
         for r in &repos {
-            *by_status.entry(r.status.clone()).or_default() += 1;
+            let pending =
+                pending_removal(r, tombstones.get(r.name.as_str()).copied(), policy, grace);
+            let status = match &pending {
+                Some(p) => {
+                    let due = chrono::DateTime::parse_from_rfc3339(&p.due_at)
+                        .map(|d| d.timestamp())
+                        .unwrap_or(0);
+                    m.removal_due
+                        .with_label_values(&[r.name.as_str(), p.action])
+                        .set(due);
+                    PENDING_REMOVAL
+                }
+                None => r.status.as_str(),
+            };
+            *by_status.entry(status.to_string()).or_default() += 1;
             let drift = if r.drifted { "drifted" } else { "none" };
             let source = format!("{}:{}/{}", r.source_kind, r.node, r.source_key);
+            // The info series keeps the recorded status (an error on a repo being removed
+            // still fires its alert); the due time has its own gauge.
             m.repo_info
                 .with_label_values(&[&r.name, &source, &r.status, drift])
                 .set(1);

@@ -231,6 +231,37 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The repo a user named: `owner/name` (any case), or a bare name taken in `owner`, or a
+    /// bare name that only one managed repo has (whatever its owner).
+    pub fn find_repo(&self, name: &str, owner: &str) -> Result<Option<RepoRecord>> {
+        let full = if name.contains('/') {
+            name.to_string()
+        } else {
+            format!("{owner}/{name}")
+        };
+        if let Some(r) = self.get_repo(&full)? {
+            return Ok(Some(r));
+        }
+        let all = self.list_repos()?;
+        let exact: Vec<&RepoRecord> = all
+            .iter()
+            .filter(|r| r.name.eq_ignore_ascii_case(&full))
+            .collect();
+        let bare: Vec<&RepoRecord> = all
+            .iter()
+            .filter(|r| {
+                !name.contains('/')
+                    && r.name
+                        .rsplit_once('/')
+                        .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+            })
+            .collect();
+        Ok(match (exact.as_slice(), bare.as_slice()) {
+            ([one], _) | ([], [one]) => Some((*one).clone()),
+            _ => None,
+        })
+    }
+
     /// Forgets a repo and its resources (after deletion or orphaning).
     pub fn remove_repo(&self, name: &str) -> Result<()> {
         let mut c = self.conn();

@@ -1,0 +1,207 @@
+//! `fleetctl` as a user runs it against a real fleetd (child processes over loopback, the
+//! simulator behind): a repo named `owner/name` or by its bare name, readable layouts of a
+//! repo and a run, `-o json|yaml|wide`, errors as JSON on stderr when JSON is asked for,
+//! `--limit`, and a repo whose project is gone shown as pending removal (text, API, metric).
+
+mod common;
+
+use common::*;
+use fleetsync_harness::fleetd::{fleetd_path, Fleetd};
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Runs fleetctl with `args`.
+fn fleetctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetctl"))
+        .args(args)
+        .env_remove("FLEETD_TOKEN")
+        .env_remove("FLEETD_ADDR")
+        .env_remove("FLEETD_CONFIG")
+        .env_remove("FLEETSYNC_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// fleetctl `args` against `addr`; must succeed; its stdout.
+fn ok(addr: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--addr", addr]);
+    let o = fleetctl(&all);
+    assert!(
+        o.status.success(),
+        "fleetctl {all:?}: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+async fn daemon(f: &Fleet, name: &str) -> Fleetd {
+    let log = f.dir.join(format!("{name}.log"));
+    let bin = fleetd_path(Some(std::path::Path::new(env!("CARGO_BIN_EXE_fleetd")))).unwrap();
+    Fleetd::start(&bin, &f.0, &log, Duration::from_secs(30))
+        .await
+        .unwrap()
+}
+
+async fn started_fleet(projects: usize, github_extra: &str) -> (Fleet, Fleetd, String) {
+    let mut f = Fleet::start(projects, 0, roomy_github(), github_extra).await;
+    f.listen_on(free_port());
+    let d = daemon(&f, "fleetd").await;
+    let run = d
+        .run(&[], Duration::from_millis(100), Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let addr = format!("127.0.0.1:{}", f.listen_port);
+    (f, d, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repos_by_full_and_bare_name_with_readable_and_document_layouts() {
+    let (f, _d, addr) = started_fleet(3, "").await;
+    let repo = f.wanted_project_repos()[0].clone();
+    let bare = repo.rsplit_once('/').unwrap().1.to_string();
+
+    // owner/name and the bare name both find the repo; the text is a layout, not JSON.
+    for name in [repo.as_str(), bare.as_str(), &repo.to_uppercase()] {
+        let text = ok(&addr, &["repos", name]);
+        assert!(text.starts_with(&format!("repo:       {repo}\n")), "{text}");
+        assert!(text.contains("status:     synced"), "{text}");
+        assert!(text.contains("RESOURCE"), "{text}");
+        assert!(text.contains(&format!("variable:{repo}/")), "{text}");
+        assert!(!text.contains('{'), "raw JSON in the text layout: {text}");
+    }
+    // -o json and -o yaml carry the same document.
+    let json: Value = serde_json::from_str(&ok(&addr, &["repos", &repo, "-o", "json"])).unwrap();
+    assert_eq!(json["repo"]["name"], repo.as_str());
+    assert!(json["resources"].as_array().is_some_and(|r| !r.is_empty()));
+    let yaml = ok(&addr, &["repos", &bare, "--output", "yaml"]);
+    let from_yaml: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(from_yaml["repo"], json["repo"], "{yaml}");
+    assert_eq!(from_yaml["resources"], json["resources"]);
+
+    // The table: aligned columns with a message column; -o wide has more.
+    let table = ok(&addr, &["repos"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("REPO "), "{table}");
+    assert!(header.ends_with("MESSAGE"), "{table}");
+    let col = header.find("STATUS").unwrap();
+    for line in table.lines().skip(1) {
+        assert_eq!(&line[col..col + 6], "synced", "misaligned: {table}");
+    }
+    let wide = ok(&addr, &["repos", "-o", "wide"]);
+    assert!(wide.lines().next().unwrap().contains("LAST RUN"), "{wide}");
+
+    // An unknown repo: an error naming it; as JSON on stderr when JSON is asked for.
+    let o = fleetctl(&["repos", "nope", "--addr", &addr]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"nope\" is not managed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fleetctl(&["repos", "nope", "--addr", &addr, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty());
+    let err: Value = serde_json::from_str(&stderr(&o)).unwrap();
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 404"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_with_limit_and_a_readable_run() {
+    let (_f, d, addr) = started_fleet(2, "").await;
+    d.run(&[], Duration::from_millis(100), Duration::from_secs(120))
+        .await
+        .unwrap();
+    let runs = ok(&addr, &["runs"]);
+    assert_eq!(runs.lines().count(), 3, "{runs}");
+    let one = ok(&addr, &["runs", "--limit", "1"]);
+    assert_eq!(one.lines().count(), 2, "{one}");
+    assert!(one.lines().nth(1).unwrap().starts_with("2 "), "{one}");
+    let json: Value =
+        serde_json::from_str(&ok(&addr, &["runs", "--limit", "1", "-o", "json"])).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 1);
+
+    // The first run created the repos: the text says so without JSON.
+    let text = ok(&addr, &["runs", "1"]);
+    assert!(text.starts_with("run #1 succeeded (api)"), "{text}");
+    assert!(text.contains("requests:"), "{text}");
+    assert!(text.contains("STEPS"), "{text}");
+    assert!(text.contains("create/ok"), "{text}");
+    assert!(!text.contains('{'), "{text}");
+    let drift = ok(&addr, &["drift", "--limit", "5"]);
+    assert_eq!(drift, "no drift recorded\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repo_whose_project_is_gone_is_pending_removal() {
+    let (f, d, addr) = started_fleet(3, "grace_period = \"72h\"").await;
+    let repo = f.wanted_project_repos()[0].clone();
+    let key = f.dss.handle.project_keys()[0].clone();
+    assert!(repo.ends_with(&key.to_lowercase()));
+    assert!(f.dss.handle.remove_project(&key));
+    let run = d
+        .run(&[], Duration::from_millis(100), Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(run.status, "succeeded", "{run:?}");
+
+    let table = ok(&addr, &["repos"]);
+    let line = table.lines().find(|l| l.starts_with(&repo)).unwrap();
+    assert!(line.contains("pending-removal (archive in 71h"), "{table}");
+    assert!(
+        line.contains(&format!("project:design/{key} gone since")),
+        "{table}"
+    );
+    assert!(!line.contains("synced"), "{table}");
+    let status = ok(&addr, &["status"]);
+    assert!(status.contains("  pending-removal: 1\n"), "{status}");
+    assert!(status.contains("  synced: 2\n"), "{status}");
+    assert!(
+        status.contains(&format!("{repo}: pending-removal (archive in 71h")),
+        "{status}"
+    );
+    let detail = ok(&addr, &["repos", &repo]);
+    assert!(detail.contains("tombstone:"), "{detail}");
+    let json: Value = serde_json::from_str(&ok(&addr, &["repos", &repo, "-o", "json"])).unwrap();
+    assert_eq!(json["repo"]["status"], "pending-removal");
+    assert_eq!(json["repo"]["removal"]["action"], "archive");
+
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("fleet_repos_managed{status=\"pending-removal\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleet_repos_managed{status=\"synced\"} 2"),
+        "{metrics}"
+    );
+    let due = metrics
+        .lines()
+        .find(|l| l.starts_with("fleet_repo_removal_due_timestamp_seconds{"))
+        .unwrap();
+    assert!(due.contains(&format!("repo=\"{repo}\"")), "{due}");
+    assert!(due.contains("action=\"archive\""), "{due}");
+    let at: i64 = due.rsplit(' ').next().unwrap().parse().unwrap();
+    let ahead = at - chrono::Utc::now().timestamp();
+    assert!((71 * 3600..=72 * 3600).contains(&ahead), "{due}");
+}
