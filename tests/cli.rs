@@ -205,3 +205,46 @@ async fn a_repo_whose_project_is_gone_is_pending_removal() {
     let ahead = at - chrono::Utc::now().timestamp();
     assert!((71 * 3600..=72 * 3600).contains(&ahead), "{due}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_now_by_repo_with_a_timeout_and_a_token_hint() {
+    let (f, _d, addr) = started_fleet(3, "").await;
+    let config = f.config_path.display().to_string();
+    let repo = f.wanted_project_repos()[1].clone();
+    let bare = repo.rsplit_once('/').unwrap().1.to_string();
+    let key = f.dss.handle.project_keys()[1].clone();
+
+    // --repo with the bare name: a run of that repo's project only.
+    let text = ok(
+        &addr,
+        &["reconcile", "--now", "--repo", &bare, "--config", &config],
+    );
+    assert!(text.contains("succeeded"), "{text}");
+    let runs: Value = serde_json::from_str(&ok(&addr, &["runs", "-o", "json"])).unwrap();
+    assert_eq!(runs["runs"][0]["project"], key.as_str(), "{runs}");
+
+    // An unknown repo is an error naming it; nothing is queued.
+    let o = fleetctl(&["reconcile", "--now", "--repo", "nope", "--config", &config]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("HTTP 400"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"nope\""), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("error:").count(), 1, "{}", stderr(&o));
+    let after: Value = serde_json::from_str(&ok(&addr, &["runs", "-o", "json"])).unwrap();
+    assert_eq!(after["runs"].as_array().unwrap().len(), 2);
+
+    // --timeout: a slow GitHub; fleetctl stops waiting, exit 3, the run goes on.
+    f.gh.handle.update_settings(|s| s.latency_ms = 400);
+    let o = fleetctl(&["reconcile", "--now", "--timeout", "1s", "--config", &config]);
+    assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("after --timeout 1s"), "{}", stderr(&o));
+    f.gh.handle.update_settings(|s| s.latency_ms = 0);
+
+    // No token: the 401 says how to give one.
+    let o = fleetctl(&["reconcile", "--now", "--addr", &addr]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("HTTP 401"), "{err}");
+    for way in ["--token", "FLEETD_TOKEN", "--config"] {
+        assert!(err.contains(way), "{way} not in: {err}");
+    }
+}

@@ -53,12 +53,11 @@ fn due_in(t: &str) -> String {
     format!("in {}", span(secs))
 }
 
-/// `71h`, `2h 5m`, `4m 10s`, `12s`.
+/// `71h` (whole hours from ten hours on), `2h 5m`, `4m 10s`, `12s`.
 fn span(secs: i64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     match (h, m) {
-        (h, 0) if h >= 10 => format!("{h}h"),
-        (h, m) if h >= 10 => format!("{h}h {m}m").replace(" 0m", ""),
+        (h, _) if h >= 10 => format!("{h}h"),
         (h, m) if h > 0 => format!("{h}h {m}m"),
         (_, m) if m > 0 => format!("{m}m {s}s"),
         _ => format!("{s}s"),
@@ -432,7 +431,7 @@ mod tests {
 
     #[test]
     fn spans_read_like_a_person_would_say_them() {
-        assert_eq!(span(71 * 3600 + 59 * 60), "71h 59m");
+        assert_eq!(span(71 * 3600 + 59 * 60), "71h");
         assert_eq!(span(71 * 3600), "71h");
         assert_eq!(span(2 * 3600 + 5 * 60), "2h 5m");
         assert_eq!(span(250), "4m 10s");
@@ -441,12 +440,13 @@ mod tests {
 
     #[test]
     fn a_repo_being_removed_says_what_and_when() {
-        let due = (chrono::Utc::now() + chrono::Duration::hours(71) + chrono::Duration::minutes(1))
-            .to_rfc3339();
+        let due =
+            (chrono::Utc::now() + chrono::Duration::hours(71) + chrono::Duration::minutes(30))
+                .to_rfc3339();
         let r = json!({"name": "acme/dss-x", "status": "pending-removal",
             "removal": {"action": "archive", "due_at": due, "source": "project:design/X",
                         "missing_since": "2026-01-01T00:00:00Z"}});
-        assert_eq!(repo_status(&r), "pending-removal (archive in 71h 1m)");
+        assert_eq!(repo_status(&r), "pending-removal (archive in 71h)");
         assert!(repo_message(&r).starts_with("project:design/X gone since 2026-01-01"));
     }
 
