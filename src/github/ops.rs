@@ -290,6 +290,49 @@ impl GithubClient {
             .map(|_| ())
     }
 
+    /// `GET /repos/{owner}/{repo}/contents/{path}?ref=BRANCH`: a file's current content
+    /// (conditional); `None` when the file or branch is absent.
+    pub async fn get_file(
+        &self,
+        owner: &str,
+        repo: &str,
+        file: &str,
+        branch: &str,
+    ) -> Result<Option<Vec<u8>>, GhError> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            content: String,
+            encoding: String,
+        }
+        let path = format!(
+            "/repos/{}/{}/contents/{}?ref={}",
+            seg(owner),
+            seg(repo),
+            path_segs(file),
+            seg(branch)
+        );
+        let r = match self
+            .request(Method::GET, routes::CONTENTS, &path, None, true)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let body: Body = decode(&r, "GET", &path)?;
+        let bad = |reason: String| GhError::Decode {
+            method: "GET".into(),
+            path: path.clone(),
+            reason,
+        };
+        if body.encoding != "base64" {
+            return Err(bad(format!("content encoding {:?}", body.encoding)));
+        }
+        B64.decode(body.content.replace(['\n', '\r'], ""))
+            .map(Some)
+            .map_err(|e| bad(e.to_string()))
+    }
+
     /// `PUT /repos/{owner}/{repo}/contents/{path}`; returns the new blob SHA.
     pub async fn put_file(
         &self,

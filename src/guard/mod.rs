@@ -155,6 +155,7 @@ pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
             reason: Reason::ProjectGone { since },
             op,
             detail: detail.into(),
+            change: removal_change(action),
         };
         out.removals.push((repo, step));
     }
@@ -209,6 +210,18 @@ pub fn pending_removal(
         missing_since: t.missing_since.clone(),
         due_at: due,
     })
+}
+
+/// What a removal changes: archived false → true, or the repo gone.
+fn removal_change(action: Action) -> crate::plan::Change {
+    use serde_json::json;
+    match action {
+        Action::Archive => {
+            crate::plan::Change::field("archived", Some(json!(false)), Some(json!(true)))
+        }
+        Action::Delete => crate::plan::Change::field("repository", Some(json!("exists")), None),
+        _ => crate::plan::Change::default(),
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct ObservedRepo {
     pub full_name: Option<String>,
     /// Custom property values (the ownership marker may be one).
     pub custom_properties: BTreeMap<String, serde_json::Value>,
+    /// The current content of managed files that differ, by blob SHA: read only for plans
+    /// that show diffs ([`read_before`]), empty otherwise.
+    pub contents: BTreeMap<String, Vec<u8>>,
 }
 
 impl ObservedRepo {
@@ -207,6 +210,45 @@ async fn observe_branch_files(
             obs.proposals.insert(b.clone(), pulls);
         }
         obs.branch_files.insert(b.clone(), files);
+    }
+    Ok(())
+}
+
+/// Reads the current content of the default branch's files that a plan would change (the
+/// managed files and a plugin's mirrored files whose blob differs), so the plan can show a
+/// diff: one conditional read per differing file, none for a repo in line.
+pub async fn read_before(
+    gh: &GithubClient,
+    spec: &RepoSpec,
+    obs: &mut ObservedRepo,
+) -> Result<(), GhError> {
+    let full = obs.full_name.clone().unwrap_or_else(|| spec.full_name());
+    let Some((owner, name)) = full.split_once('/') else {
+        return Ok(());
+    };
+    let branch = obs
+        .default_branch
+        .clone()
+        .unwrap_or_else(|| spec.default_branch.clone());
+    let managed = spec
+        .files
+        .iter()
+        .filter(|(_, f)| f.mode == crate::config::FileMode::Managed)
+        .chain(spec.mirror.iter());
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for (path, f) in managed {
+        let current = obs.files.as_ref().and_then(|m| m.get(path));
+        if let Some(sha) = current.filter(|sha| **sha != f.blob_sha) {
+            wanted.push((path.clone(), sha.clone()));
+        }
+    }
+    for (path, sha) in wanted {
+        if obs.contents.contains_key(&sha) {
+            continue;
+        }
+        if let Some(bytes) = gh.get_file(owner, name, &path, &branch).await? {
+            obs.contents.insert(sha, bytes);
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! our write, a config change otherwise) or into a report-only drift finding.
 
 use super::address::Address;
+use super::change::Change;
 use super::step::{Action, DriftFinding, Op, Reason, RepoPlan, Step};
 use crate::config::DriftMode;
 use chrono::{DateTime, Utc};
@@ -117,7 +118,16 @@ impl Builder<'_> {
             reason,
             op,
             detail,
+            change: Change::default(),
         });
+    }
+
+    /// Says what the step just pushed for `address` changes (nothing when the difference
+    /// was only reported).
+    pub fn change(&mut self, address: &Address, change: Change) {
+        if let Some(s) = self.plan.steps.last_mut().filter(|s| s.address == *address) {
+            s.change = change;
+        }
     }
 
     /// A resource missing on GitHub: new, or deleted there after we wrote it (drift).

@@ -7,18 +7,22 @@
 
 mod address;
 mod builder;
+pub(crate) mod change;
 mod kinds;
 mod render;
 mod step;
 
 pub use address::{Address, AddressError, Kind};
 pub use builder::LastApplied;
+pub use change::{Change, FieldChange, FileDiff, SecretChange, SecretChangeKind};
 pub use kinds::branch_files::{settled_branches, unplanned_status};
 pub use kinds::{
     desired_org_resources, desired_resources, plan_org, plan_repo, selection_fp, DesiredResource,
     OrgDiffInput, Selection,
 };
-pub use render::{render_json, render_text, summary_line};
+pub use render::{
+    render_json, render_text, render_text_with, summary_line, TextOptions, DIFF_LINES,
+};
 pub use step::{
     Action, Blocked, Conflict, Content, DriftFinding, Op, OrgItemKind, Plan, Reason, RepoError,
     RepoPatch, RepoPlan, Stage, Step, UnknownNode,

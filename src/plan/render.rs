@@ -1,8 +1,94 @@
 //! Rendering a plan: Pulumi/Terraform-style text (`+ ~ -` lines, counts) and JSON.
 
+use super::change::{Change, FileDiff};
 use super::step::Plan;
 use serde_json::{json, Value};
 use std::fmt::Write;
+
+/// How much of a file's diff text shows by default (`fleetctl plan --diff`: all of it).
+pub const DIFF_LINES: usize = 40;
+
+/// Options of the text rendering.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    /// Lines of each file's diff shown (`None`: all).
+    pub diff_lines: Option<usize>,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            diff_lines: Some(DIFF_LINES),
+        }
+    }
+}
+
+/// A value as a plan shows it: JSON (strings quoted), `(none)` when absent.
+fn shown(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// One file's before → after: its diff, cut at `limit` lines (saying so).
+fn render_file(out: &mut String, f: &FileDiff, limit: Option<usize>) {
+    let shas = match &f.before_sha {
+        Some(b) => format!(
+            "blob {} → {}",
+            super::builder::short(b),
+            super::builder::short(&f.after_sha)
+        ),
+        None => format!("new, blob {}", super::builder::short(&f.after_sha)),
+    };
+    let _ = writeln!(
+        out,
+        "      {}: {shas} (+{} -{})",
+        f.path, f.lines_added, f.lines_removed
+    );
+    let Some(text) = &f.unified else {
+        if let Some(n) = &f.note {
+            let _ = writeln!(out, "        ({n})");
+        }
+        return;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = limit.unwrap_or(lines.len()).min(lines.len());
+    for l in &lines[..shown] {
+        let _ = writeln!(out, "        {l}");
+    }
+    if shown < lines.len() {
+        let _ = writeln!(
+            out,
+            "        (diff cut at {shown} of {} lines; `fleetctl plan --diff` shows all of it)",
+            lines.len()
+        );
+    }
+}
+
+/// What a step changes, indented under it.
+fn render_change(out: &mut String, c: &Change, opts: TextOptions) {
+    for f in &c.fields {
+        let _ = writeln!(
+            out,
+            "      {}: {} → {}",
+            f.field,
+            shown(&f.before),
+            shown(&f.after)
+        );
+    }
+    if let Some(s) = &c.secret {
+        let from = s
+            .source
+            .as_ref()
+            .map(|src| format!(" from {src}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "      value: {}{from}", s.change.describe());
+    }
+    for f in &c.files {
+        render_file(out, f, opts.diff_lines);
+    }
+}
 
 /// The one-line summary, e.g. `Plan: 3 to create, 1 to update, 0 to archive, 0 to delete.`
 pub fn summary_line(plan: &Plan) -> String {
@@ -18,8 +104,13 @@ pub fn summary_line(plan: &Plan) -> String {
     )
 }
 
-/// Text for a terminal.
+/// Text for a terminal (file diffs cut at [`DIFF_LINES`] lines).
 pub fn render_text(plan: &Plan) -> String {
+    render_text_with(plan, TextOptions::default())
+}
+
+/// Text for a terminal, with options.
+pub fn render_text_with(plan: &Plan, opts: TextOptions) -> String {
     let mut out = String::new();
     for n in &plan.notices {
         let _ = writeln!(out, "NOTE: {n}");
@@ -42,6 +133,7 @@ pub fn render_text(plan: &Plan) -> String {
                 s.address,
                 s.reason.describe()
             );
+            render_change(&mut out, &s.change, opts);
         }
         for d in r.drift.iter().filter(|d| !d.repair) {
             let _ = writeln!(out, "  ! {}  (drift, report only: {})", d.address, d.what);

@@ -1,6 +1,7 @@
 //! The plan's vocabulary: steps, reasons, drift findings and blocked deletions.
 
 use super::address::{Address, Kind};
+use super::change::Change;
 use crate::config::SecretValue;
 use crate::desired::ProtectionSpec;
 use serde::Serialize;
@@ -305,6 +306,9 @@ pub struct Step {
     pub op: Op,
     /// A short human detail (never a secret value).
     pub detail: String,
+    /// What changes, before → after (never a secret value).
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    pub change: Change,
 }
 
 /// A manual change found on GitHub.

@@ -332,6 +332,12 @@ impl Engine {
                 obs.dss_remote = Some(crate::observe::observe_dss(client, link).await);
             }
         }
+        if ctx.dry_run && obs.exists {
+            // A plan shows the files it would change as diffs: read their current content.
+            crate::observe::read_before(&self.gh, &spec, &mut obs)
+                .await
+                .map_err(observe_failed)?;
+        }
         let mut p = plan::plan_repo(&spec, &obs, &last, ctx.mode);
         p.drift.extend(notes);
         Ok(self.apply_planned(ctx, &spec, p, &obs, &last).await)

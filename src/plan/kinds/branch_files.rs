@@ -10,6 +10,7 @@ use crate::config::FileMode;
 use crate::desired::{fingerprint, proposal_branch, FileSpec, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::Builder;
+use crate::plan::change::{file_diff, Change};
 use crate::plan::step::{Action, Content, Op, Reason};
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>, kind: Kind) {
         }
         let changed: Vec<String> = files.iter().map(|(p, _)| (*p).clone()).collect();
         let addr = Address::item(kind, &d.full, branch);
+        let change = files_change(d, d.obs.branch_files.get(branch), &files);
         let reason = Reason::FilesDiffer {
             files: changed.clone(),
         };
@@ -82,14 +84,36 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>, kind: Kind) {
             };
             b.push(
                 Action::Update,
-                addr,
+                addr.clone(),
                 reason,
                 op,
                 format!("commit on {branch}"),
             );
+            b.change(&addr, change);
             continue;
         }
-        propose(b, d, branch, addr, files, reason);
+        propose(b, d, branch, addr.clone(), files, reason);
+        b.change(&addr, change);
+    }
+}
+
+/// The files' before → after on a branch (diffed when the current content was read).
+pub(super) fn files_change(
+    d: &DiffInput<'_>,
+    on_branch: Option<&std::collections::BTreeMap<String, String>>,
+    files: &[(&String, &FileSpec)],
+) -> Change {
+    let files = files
+        .iter()
+        .map(|(p, f)| {
+            let sha = on_branch.and_then(|m| m.get(*p)).map(String::as_str);
+            let before = sha.and_then(|s| d.obs.contents.get(s)).map(Vec::as_slice);
+            file_diff(p, sha, before, &f.blob_sha, &f.content)
+        })
+        .collect();
+    Change {
+        files,
+        ..Default::default()
     }
 }
 

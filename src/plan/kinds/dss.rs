@@ -5,6 +5,7 @@ use super::{DesiredResource, DiffInput};
 use crate::desired::{fingerprint, DssLink, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{Builder, Difference};
+use crate::plan::change::Change;
 use crate::plan::step::{Action, Op, Reason};
 
 fn remote_address(l: &DssLink) -> Address {
@@ -45,6 +46,23 @@ fn set_remote(l: &DssLink) -> Op {
 
 /// Plans the remote; returns whether a push is needed.
 fn plan_remote(b: &mut Builder<'_>, d: &DiffInput<'_>, l: &DssLink, current: Option<&str>) -> bool {
+    let remote_addr = remote_address(l);
+    let change = Change::field(
+        "url",
+        current.map(|u| serde_json::json!(u)),
+        Some(serde_json::json!(l.url)),
+    );
+    let needs_push = plan_remote_step(b, d, l, current);
+    b.change(&remote_addr, change);
+    needs_push
+}
+
+fn plan_remote_step(
+    b: &mut Builder<'_>,
+    d: &DiffInput<'_>,
+    l: &DssLink,
+    current: Option<&str>,
+) -> bool {
     let remote_addr = remote_address(l);
     match current {
         None => {

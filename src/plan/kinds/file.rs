@@ -5,6 +5,7 @@ use crate::config::FileMode;
 use crate::desired::{FileSpec, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{short, Builder, Difference};
+use crate::plan::change::{file_diff, Change};
 use crate::plan::step::{Action, Content, Op};
 use std::sync::Arc;
 
@@ -34,16 +35,28 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         } else {
             d.obs.files.as_ref().and_then(|m| m.get(path))
         };
+        let change = Change {
+            files: vec![file_diff(
+                path,
+                current.map(String::as_str),
+                current
+                    .and_then(|sha| d.obs.contents.get(sha))
+                    .map(Vec::as_slice),
+                &f.blob_sha,
+                &f.content,
+            )],
+            ..Default::default()
+        };
         match current {
             None => b.missing(
-                addr,
+                addr.clone(),
                 put(d.spec, path, f, None),
                 format!("{} bytes", f.content.len()),
             ),
             Some(sha) if *sha != f.blob_sha && f.mode == FileMode::Managed => {
                 b.differs(Difference {
                     action: Action::Update,
-                    address: addr,
+                    address: addr.clone(),
                     desired_fp: f.blob_sha.clone(),
                     drift_what: format!("edited on GitHub (blob {})", short(sha)),
                     config_what: "content differs".into(),
@@ -51,7 +64,8 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
                     detail: format!("blob {} → {}", short(sha), short(&f.blob_sha)),
                 })
             }
-            Some(_) => {}
+            Some(_) => continue,
         }
+        b.change(&addr, change);
     }
 }

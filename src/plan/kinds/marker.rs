@@ -7,6 +7,7 @@ use crate::desired::{fingerprint, RepoSpec};
 use crate::ownership::{property_value, MarkerMode};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::Builder;
+use crate::plan::change::Change;
 use crate::plan::step::{Action, Op, Reason};
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
@@ -26,9 +27,12 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         return;
     };
     let value = property_value(&m.install, &m.source);
+    let addr = Address::of_repo(Kind::Marker, &d.full);
+    let before = d.obs.custom_properties.get(property).cloned();
+    let change = Change::field(property, before, Some(serde_json::json!(value)));
     b.push(
         Action::Create,
-        Address::of_repo(Kind::Marker, &d.full),
+        addr.clone(),
         Reason::Adopted { why: why.clone() },
         Op::SetMarker {
             property: property.clone(),
@@ -36,4 +40,5 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         },
         format!("{property} = {value}"),
     );
+    b.change(&addr, change);
 }

@@ -67,18 +67,35 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
     let spec = d.spec;
     let addr = Address::of_repo(Kind::Mirror, &d.full);
     let detail = format!("{} file(s), version {}", changed.len(), spec.source.version);
-    let op = op(spec, changed);
+    let files: Vec<(&String, &crate::desired::FileSpec)> = changed
+        .iter()
+        .filter_map(|p| spec.mirror.get_key_value(p))
+        .collect();
+    let on_branch = if d.new_repo {
+        None
+    } else {
+        d.obs.files.as_ref()
+    };
+    let change = super::branch_files::files_change(d, on_branch, &files);
+    let op = op(spec, changed.clone());
     if d.new_repo || d.last.fp(&addr).is_none() {
-        b.push(Action::Update, addr, Reason::NewResource, op, detail);
+        b.push(
+            Action::Update,
+            addr.clone(),
+            Reason::NewResource,
+            op,
+            detail,
+        );
     } else {
         b.differs(Difference {
             action: Action::Update,
             desired_fp: d.fp(&addr),
-            address: addr,
+            address: addr.clone(),
             drift_what: "plugin files changed on GitHub".into(),
             config_what: format!("plugin files changed (version {})", spec.source.version),
             op,
             detail,
         });
     }
+    b.change(&addr, change);
 }

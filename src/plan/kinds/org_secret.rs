@@ -8,6 +8,7 @@ use super::{DesiredResource, OrgDiffInput};
 use crate::desired::OrgSpec;
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::Builder;
+use crate::plan::change::{Change as StepChange, SecretChangeKind};
 use crate::plan::step::{Action, Op, OrgItemKind, Reason};
 
 pub(super) fn desired(spec: &OrgSpec) -> Vec<DesiredResource> {
@@ -44,6 +45,16 @@ fn value_reason(
     }
 }
 
+/// A secret's change: its source and GitHub's `updated_at`, never its value.
+fn secret_change(
+    kind: SecretChangeKind,
+    s: &crate::desired::SecretSpec,
+    updated: Option<&chrono::DateTime<chrono::Utc>>,
+) -> StepChange {
+    let seen = updated.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    StepChange::secret(kind, Some(s.source.clone()), seen)
+}
+
 pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
     for (name, s) in &d.spec.secrets {
         let addr = Address::item(Kind::OrgSecret, &d.spec.org, name);
@@ -56,7 +67,8 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
         };
         let detail = format!("from {}, for {} repos", s.source, want.len());
         let Some(o) = d.obs.secrets.get(name) else {
-            b.missing(addr, put, detail);
+            b.missing(addr.clone(), put, detail);
+            b.change(&addr, secret_change(SecretChangeKind::New, s, None));
             continue;
         };
         let reason = value_reason(d, &addr, &s.fingerprint, &o.updated_at).or_else(|| {
@@ -65,7 +77,13 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
             })
         });
         if let Some(reason) = reason {
-            b.push(Action::Update, addr, reason, put, detail);
+            let kind = match &reason {
+                Reason::SecretSourceChanged => SecretChangeKind::ValueChanged,
+                Reason::Drift { .. } => SecretChangeKind::ChangedOnGithub,
+                _ => SecretChangeKind::Unverified,
+            };
+            b.push(Action::Update, addr.clone(), reason, put, detail);
+            b.change(&addr, secret_change(kind, s, Some(&o.updated_at)));
             continue;
         }
         let change = Change::between(sel::current(o), want);

@@ -20,6 +20,12 @@ pub(super) fn desired(spec: &OrgSpec) -> Vec<DesiredResource> {
         .collect()
 }
 
+/// A variable's value, before → after.
+fn value_change(before: Option<&str>, after: &str) -> crate::plan::change::Change {
+    use serde_json::json;
+    crate::plan::change::Change::field("value", before.map(|v| json!(v)), Some(json!(after)))
+}
+
 pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
     for (name, value) in &d.spec.variables {
         let addr = Address::item(Kind::OrgVariable, &d.spec.org, name);
@@ -32,7 +38,8 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
                 repository_ids: sel::ids(want),
                 repos: want.len(),
             };
-            b.missing(addr, op, detail);
+            b.missing(addr.clone(), op, detail);
+            b.change(&addr, value_change(None, value));
             continue;
         };
         let update = Op::UpdateOrgVariable {
@@ -45,12 +52,13 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
             b.differs(Difference {
                 action: Action::Update,
                 desired_fp: fingerprint(value),
-                address: addr,
+                address: addr.clone(),
                 drift_what: "value changed on GitHub".into(),
                 config_what: "value differs".into(),
                 op: update,
                 detail,
             });
+            b.change(&addr, value_change(o.value.as_deref(), value));
             continue;
         }
         if o.visibility != "selected" {

@@ -7,7 +7,9 @@ use crate::desired::fingerprint;
 use crate::desired::RepoSpec;
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{Builder, Difference};
+use crate::plan::change::Change;
 use crate::plan::step::{Action, Op, Reason, RepoPatch};
+use serde_json::json;
 use std::ops::ControlFlow;
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
@@ -30,7 +32,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
         };
         b.push(
             Action::Create,
-            addr,
+            addr.clone(),
             reason,
             Op::CreateRepo {
                 description: spec.description.clone(),
@@ -42,6 +44,17 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
             format!(
                 "{} repo, default branch {}",
                 spec.visibility, spec.default_branch
+            ),
+        );
+        b.change(
+            &addr,
+            Change::of_objects(
+                None,
+                &json!({
+                    "description": spec.description,
+                    "visibility": spec.visibility,
+                    "default_branch": spec.default_branch,
+                }),
             ),
         );
         if b.plan.steps.is_empty() {
@@ -73,6 +86,10 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
             },
             "unarchive".into(),
         );
+        b.change(
+            &addr,
+            Change::field("archived", Some(json!(true)), Some(json!(false))),
+        );
         if b.plan.steps.len() == before {
             // Left archived (report only): an archived repo takes no other write.
             return ControlFlow::Break(());
@@ -80,25 +97,44 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) -> ControlFlow<()> {
     }
     let mut patch = RepoPatch::default();
     let mut what = Vec::new();
-    if d.obs.description.as_deref().unwrap_or("") != spec.description {
+    let mut change = Change::default();
+    let current = d.obs.description.as_deref().unwrap_or("");
+    if current != spec.description {
         patch.description = Some(spec.description.clone());
         what.push("description");
+        change.fields.extend(
+            Change::field(
+                "description",
+                Some(json!(current)),
+                Some(json!(spec.description)),
+            )
+            .fields,
+        );
     }
     if d.obs.visibility.as_deref() != Some(spec.visibility.as_str()) {
         patch.visibility = Some(spec.visibility.clone());
         what.push("visibility");
+        change.fields.extend(
+            Change::field(
+                "visibility",
+                d.obs.visibility.as_ref().map(|v| json!(v)),
+                Some(json!(spec.visibility)),
+            )
+            .fields,
+        );
     }
     if !what.is_empty() {
         let w = what.join(", ");
         b.differs(Difference {
             action: Action::Update,
             desired_fp: d.fp(&addr),
-            address: addr,
+            address: addr.clone(),
             drift_what: format!("{w} changed on GitHub"),
             config_what: format!("{w} differs"),
             op: Op::UpdateRepo { patch },
             detail: format!("set {w}"),
         });
+        b.change(&addr, change);
     }
     ControlFlow::Continue(())
 }

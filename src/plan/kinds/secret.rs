@@ -6,7 +6,13 @@ use super::{DesiredResource, DiffInput};
 use crate::desired::{RepoSpec, SecretSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::Builder;
+use crate::plan::change::{Change, SecretChangeKind};
 use crate::plan::step::{Action, Op, Reason};
+
+/// GitHub's `updated_at` as the plan shows it.
+fn stamp(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
     spec.secrets
@@ -47,7 +53,15 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         if !d.new_repo && d.obs.secrets.contains_key(name) {
             let addr = Address::item(Kind::Secret, &d.full, name);
             let op = Op::DeleteSecret { name: name.clone() };
-            b.push(Action::Delete, addr, Reason::MovedToOrg, op, String::new());
+            let seen = d.obs.secrets.get(name).map(stamp);
+            b.push(
+                Action::Delete,
+                addr.clone(),
+                Reason::MovedToOrg,
+                op,
+                String::new(),
+            );
+            b.change(&addr, Change::secret(SecretChangeKind::Deleted, None, seen));
         }
     }
     for (name, s) in &d.spec.secrets {
@@ -57,13 +71,24 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
             value: s.value.clone(),
         };
         let source = format!("from {}", s.source);
-        match (d.new_repo, d.obs.secrets.get(name)) {
-            (true, _) | (false, None) => b.missing(addr, op, source),
-            (false, Some(updated)) => {
-                if let Some(reason) = reason(d, &addr, s, updated) {
-                    b.push(Action::Update, addr, reason, op, source);
-                }
+        let (kind, seen) = match (d.new_repo, d.obs.secrets.get(name)) {
+            (true, _) | (false, None) => {
+                b.missing(addr.clone(), op, source);
+                (SecretChangeKind::New, None)
             }
-        }
+            (false, Some(updated)) => {
+                let Some(reason) = reason(d, &addr, s, updated) else {
+                    continue;
+                };
+                let kind = match &reason {
+                    Reason::SecretSourceChanged => SecretChangeKind::ValueChanged,
+                    Reason::Drift { .. } => SecretChangeKind::ChangedOnGithub,
+                    _ => SecretChangeKind::Unverified,
+                };
+                b.push(Action::Update, addr.clone(), reason, op, source);
+                (kind, Some(stamp(updated)))
+            }
+        };
+        b.change(&addr, Change::secret(kind, Some(s.source.clone()), seen));
     }
 }

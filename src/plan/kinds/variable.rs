@@ -4,7 +4,9 @@ use super::{DesiredResource, DiffInput};
 use crate::desired::{fingerprint, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{Builder, Difference};
+use crate::plan::change::Change;
 use crate::plan::step::{Action, Op, Reason};
+use serde_json::json;
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
     spec.variables
@@ -18,14 +20,24 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         if !d.new_repo && d.obs.variables.contains_key(name) {
             let addr = Address::item(Kind::Variable, &d.full, name);
             let op = Op::DeleteVariable { name: name.clone() };
-            b.push(Action::Delete, addr, Reason::MovedToOrg, op, String::new());
+            let before = d.obs.variables.get(name).map(|v| json!(v));
+            b.push(
+                Action::Delete,
+                addr.clone(),
+                Reason::MovedToOrg,
+                op,
+                String::new(),
+            );
+            b.change(&addr, Change::field("value", before, None));
         }
     }
     for (name, value) in &d.spec.variables {
         let addr = Address::item(Kind::Variable, &d.full, name);
+        let current = d.obs.variables.get(name).filter(|_| !d.new_repo);
+        let change = Change::field("value", current.map(|v| json!(v)), Some(json!(value)));
         match (d.new_repo, d.obs.variables.get(name)) {
             (true, _) | (false, None) => b.missing(
-                addr,
+                addr.clone(),
                 Op::CreateVariable {
                     name: name.clone(),
                     value: value.clone(),
@@ -35,7 +47,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
             (false, Some(v)) if v != value => b.differs(Difference {
                 action: Action::Update,
                 desired_fp: d.fp(&addr),
-                address: addr,
+                address: addr.clone(),
                 drift_what: "value changed on GitHub".into(),
                 config_what: "value differs".into(),
                 op: Op::UpdateVariable {
@@ -44,7 +56,8 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
                 },
                 detail: String::new(),
             }),
-            _ => {}
+            _ => continue,
         }
+        b.change(&addr, change);
     }
 }
