@@ -70,6 +70,8 @@ pub struct ApplyContext<'a> {
     pub dss: &'a [crate::dss::DssClient],
     pub store: &'a Store,
     pub run_id: Option<i64>,
+    /// Applying a saved plan (`fleetctl apply PLAN`): only its steps, unchanged, are written.
+    pub expected: Option<&'a crate::plan::SavedPlan>,
 }
 
 /// Applies a repo's steps; each step carries what it writes. A step is journaled before its
@@ -80,6 +82,19 @@ pub async fn apply_repo(ctx: &ApplyContext<'_>, plan: &RepoPlan) -> RepoResult {
         repo: plan.repo.clone(),
         ..Default::default()
     };
+    if let Some(Err(why)) = ctx.expected.map(|saved| saved.allows(plan)) {
+        tracing::warn!(repo = %plan.repo, reason = %why, "not applied: the saved plan moved");
+        let why = format!("not applied: the saved plan moved ({why})");
+        out.results = plan
+            .steps
+            .iter()
+            .map(|step| StepResult {
+                step: step.clone(),
+                outcome: Outcome::Skipped(why.clone()),
+            })
+            .collect();
+        return out;
+    }
     let (owner, name) = plan
         .repo
         .split_once('/')

@@ -106,6 +106,9 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Applies a plan saved by `fleetctl plan --out PLAN`: exactly its steps, or nothing
+    /// when GitHub or the config changed since (exit 1, saying what moved).
+    Apply(ApplyArgs),
     /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
     Sim {
         /// The fleet config (its `[[dss]]` url, `github.api_url`, credentials and `[sim]`).
@@ -125,14 +128,32 @@ pub struct PlanArgs {
     /// Limit the plan to these project keys or plugin ids.
     #[arg(long = "project")]
     pub projects: Vec<String>,
-    /// Exit 0 when there are no changes, 1 when changes are pending, 2 on error.
+    /// Exit codes as terraform's `-detailed-exitcode`: 0 no changes, 2 changes pending,
+    /// 1 error (an incomplete plan, ownership conflicts, a bad config).
     #[arg(long)]
     pub exit_code: bool,
+    /// Show every file's whole diff (by default each is cut after a few dozen lines).
+    #[arg(long)]
+    pub diff: bool,
+    /// Save the plan, with the state it was made from, for `fleetctl apply PLAN`.
+    #[arg(long, value_name = "PLAN", conflicts_with = "remote")]
+    pub out: Option<PathBuf>,
     /// Ask the running daemon for a dry run instead of planning in this process.
     #[arg(long)]
     pub remote: bool,
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `fleetctl apply PLAN`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file written by `fleetctl plan --out`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// The config (default: the file the plan was made with); it must not have changed.
+    #[arg(long, short, env = "FLEETSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// `fleetctl reconcile`

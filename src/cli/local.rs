@@ -4,7 +4,7 @@
 use super::args::{Output, PlanArgs, ReconcileArgs};
 use super::EXIT_USAGE;
 use crate::config::{load_for_run, Config, LogFormat};
-use crate::plan::{render_json, render_text};
+use crate::plan::{render_json, render_text, render_text_with, SavedPlan, TextOptions, DIFF_LINES};
 use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunReport};
 use crate::store::{this_command, Retention, StateLock, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-fn config_path(p: &Option<PathBuf>) -> PathBuf {
+pub(super) fn config_path(p: &Option<PathBuf>) -> PathBuf {
     p.clone()
         .unwrap_or_else(|| PathBuf::from("/etc/fleetd/fleet.toml"))
 }
 
-fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
+pub(super) fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
     match load_for_run(path) {
         Ok(c) => {
             for w in &c.warnings {
@@ -37,14 +37,14 @@ fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
 }
 
 /// Takes the state lock (one writer per state file: fleetd or one `reconcile --local`).
-fn lock_state(config: &Config) -> Result<StateLock, ExitCode> {
+pub(super) fn lock_state(config: &Config) -> Result<StateLock, ExitCode> {
     StateLock::acquire(&config.state_path(), &this_command()).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
     })
 }
 
-fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
+pub(super) fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
     let path = config.state_path();
     if let Some(dir) = path.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -62,7 +62,7 @@ fn engine(config: Arc<Config>) -> Result<Engine, ExitCode> {
     })
 }
 
-fn progress_bar(output: Output) -> (ProgressBar, ProgressFn) {
+pub(super) fn progress_bar(output: Output) -> (ProgressBar, ProgressFn) {
     let bar = ProgressBar::new(0);
     if output.is_document() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -83,8 +83,17 @@ fn progress_bar(output: Output) -> (ProgressBar, ProgressFn) {
     (bar, f)
 }
 
-fn init_logs() {
+pub(super) fn init_logs() {
     crate::daemon::logging::init(LogFormat::Text, "warn");
+}
+
+/// Exit code of `--exit-code` (terraform's `-detailed-exitcode`) for "changes pending".
+pub const EXIT_CHANGES: u8 = 2;
+
+/// How a plan ends: the exit code for an error (1 with `--exit-code`, where 2 means changes;
+/// fleetctl's usual 2 otherwise).
+fn plan_error(args: &PlanArgs) -> ExitCode {
+    ExitCode::from(if args.exit_code { 1 } else { EXIT_USAGE })
 }
 
 /// `fleetctl plan` (in process).
@@ -92,12 +101,12 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
     init_logs();
     let config = match load_config(&config_path(&args.daemon.config)) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(_) => return plan_error(args),
     };
     warn_if_the_daemon_runs_another_config(&config, args.daemon.addr.as_deref()).await;
-    let engine = match engine(config) {
+    let engine = match engine(config.clone()) {
         Ok(e) => e,
-        Err(code) => return code,
+        Err(_) => return plan_error(args),
     };
     let (bar, progress) = progress_bar(output);
     let report = engine
@@ -111,10 +120,13 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
     bar.finish_and_clear();
     if let Some(e) = &report.error {
         eprintln!("error: {e}");
-        return ExitCode::from(EXIT_USAGE);
+        return plan_error(args);
     }
+    let opts = TextOptions {
+        diff_lines: if args.diff { None } else { Some(DIFF_LINES) },
+    };
     super::output::print(output, &render_json(&report.plan), |_, _| {
-        render_text(&report.plan)
+        render_text_with(&report.plan, opts)
     });
     let trouble = !report.plan.errors.is_empty()
         || !report.plan.unknown_nodes.is_empty()
@@ -123,16 +135,58 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         eprintln!(
             "error: the plan is incomplete (see Errors / Conflicts / Discovery unknown above)"
         );
-        return ExitCode::from(EXIT_USAGE);
+        if args.out.is_some() {
+            eprintln!("error: an incomplete plan is not saved");
+        }
+        return plan_error(args);
+    }
+    if let Some(out) = &args.out {
+        if let Err(e) = save_plan(out, &report.plan, &config, &args.projects) {
+            eprintln!("error: {e}");
+            return plan_error(args);
+        }
+        eprintln!(
+            "Saved the plan to {}; `fleetctl apply {}` applies exactly these steps.",
+            out.display(),
+            out.display()
+        );
     }
     if args.exit_code && report.plan.has_changes() {
-        ExitCode::from(1)
+        ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn report_json(r: &RunReport, run_id: Option<i64>) -> serde_json::Value {
+/// Writes a saved plan next to its final place, then renames it there (never half-written).
+fn save_plan(
+    out: &Path,
+    plan: &crate::plan::Plan,
+    config: &Config,
+    projects: &[String],
+) -> Result<(), String> {
+    let saved = SavedPlan::new(
+        plan,
+        config.path.display().to_string(),
+        config.hash.clone(),
+        projects.to_vec(),
+    );
+    let text = serde_json::to_string_pretty(&saved)
+        .map_err(|e| format!("{}: cannot encode the plan: {e}", out.display()))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    let tmp = out.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text + "\n")
+        .and_then(|_| std::fs::rename(&tmp, out))
+        .map_err(|e| {
+            let _cleanup = std::fs::remove_file(&tmp);
+            format!("{}: cannot write the plan: {e}", out.display())
+        })
+}
+
+pub(super) fn report_json(r: &RunReport, run_id: Option<i64>) -> serde_json::Value {
     json!({
         "run_id": run_id,
         "status": r.status,
@@ -203,13 +257,7 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let r = &config.raw.daemon.retention;
-    let retention = Retention {
-        runs: r.runs.0,
-        keep_runs: r.keep_runs,
-        journal: r.journal.0,
-    };
-    let engine = match engine(config) {
+    let engine = match engine(config.clone()) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -236,45 +284,70 @@ pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
         })
         .await;
     bar.finish_and_clear();
-    if let Some(id) = run_id {
-        if let Err(e) = engine.store().finish_run(
-            id,
-            report.status.as_str(),
-            &report.counts,
-            report.requests as i64,
-            report.charged as i64,
-            &report.summary,
-            report.error.as_deref(),
-        ) {
-            eprintln!("warning: cannot record the end of run {id}: {e}");
-        }
-    }
-    if let Err(e) = engine.store().prune(&retention) {
+    finish_run(&engine, run_id, &report);
+    if let Err(e) = engine.store().prune(&retention(&config)) {
         eprintln!("warning: cannot prune old runs and journal rows: {e}");
     }
-    if output.is_document() {
-        print!(
-            "{}",
-            super::output::document(output, &report_json(&report, run_id))
-        );
-    } else {
-        print!("{}", render_text(&report.plan));
-        for r in &report.results {
-            for s in &r.results {
-                if let crate::apply::Outcome::Failed(m) = &s.outcome {
-                    println!("  x {}  failed: {m}", s.step.address);
-                }
-            }
-        }
-        println!("{}", report.summary);
-        if let Some(e) = &report.error {
-            println!("error: {e}");
-        }
-    }
+    print_run(&report, run_id, output);
     if report.status == "succeeded" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The store's retention from `[daemon.retention]`.
+pub(super) fn retention(config: &Config) -> Retention {
+    let r = &config.raw.daemon.retention;
+    Retention {
+        runs: r.runs.0,
+        keep_runs: r.keep_runs,
+        journal: r.journal.0,
+    }
+}
+
+/// Records the end of a run started with `start_run`.
+pub(super) fn finish_run(engine: &Engine, run_id: Option<i64>, report: &RunReport) {
+    let Some(id) = run_id else { return };
+    if let Err(e) = engine.store().finish_run(
+        id,
+        report.status.as_str(),
+        &report.counts,
+        report.requests as i64,
+        report.charged as i64,
+        &report.summary,
+        report.error.as_deref(),
+    ) {
+        eprintln!("warning: cannot record the end of run {id}: {e}");
+    }
+}
+
+/// Prints a run: its plan, the failed and skipped steps, the summary.
+pub(super) fn print_run(report: &RunReport, run_id: Option<i64>, output: Output) {
+    if output.is_document() {
+        print!(
+            "{}",
+            super::output::document(output, &report_json(report, run_id))
+        );
+        return;
+    }
+    print!("{}", render_text(&report.plan));
+    for r in &report.results {
+        for s in &r.results {
+            match &s.outcome {
+                crate::apply::Outcome::Failed(m) => {
+                    println!("  x {}  failed: {m}", s.step.address)
+                }
+                crate::apply::Outcome::Skipped(m) => {
+                    println!("  x {}  skipped: {m}", s.step.address)
+                }
+                crate::apply::Outcome::Ok => {}
+            }
+        }
+    }
+    println!("{}", report.summary);
+    if let Some(e) = &report.error {
+        println!("error: {e}");
     }
 }
 

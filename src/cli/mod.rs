@@ -1,6 +1,7 @@
 //! `fleetctl`: the command-line front end. Each subcommand lives in its own file; the binary
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
+mod apply;
 mod args;
 mod config_check;
 mod daemon_client;
@@ -11,7 +12,8 @@ mod remote;
 mod views;
 
 pub use args::{
-    Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs, SecretsCommand,
+    ApplyArgs, Cli, Command, ConfigCommand, DaemonArgs, Output, PlanArgs, ReconcileArgs,
+    SecretsCommand,
 };
 
 pub use output::{document, Table};
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,
         Command::Plan(args) => local::plan(&args, out).await,
+        Command::Apply(args) => apply::run(&args, out).await,
         Command::Sim { config } => local::sim(&config).await,
         Command::Adopt { repos, yes, config } => ownership::adopt(&config, &repos, yes, out).await,
         Command::Secrets {

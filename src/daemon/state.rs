@@ -237,6 +237,7 @@ impl AppState {
                 progress: Some(progress),
                 cancel: Some(cancel),
                 adopt: Vec::new(),
+                saved: None,
             })
             .await;
         *lock(&self.inner.running) = None;

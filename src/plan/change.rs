@@ -137,6 +137,16 @@ impl Change {
         }
     }
 
+    /// The desired side only: the fields' `after`, the secret's kind of change and source,
+    /// the files' new blob SHAs (no diff text, which only a plan that read the files has).
+    pub fn desired(&self) -> Value {
+        serde_json::json!({
+            "fields": self.fields.iter().map(|f| (f.field.clone(), f.after.clone())).collect::<Vec<_>>(),
+            "secret": self.secret.as_ref().map(|s| (s.change, s.source.clone())),
+            "files": self.files.iter().map(|f| (f.path.clone(), f.after_sha.clone())).collect::<Vec<_>>(),
+        })
+    }
+
     /// The observed side only (what GitHub holds as the plan saw it): the fields' `before`,
     /// the secret's `updated_at`, the files' current blob SHAs. Never a secret value (a
     /// plan holds none).

@@ -10,6 +10,7 @@ mod builder;
 pub(crate) mod change;
 mod kinds;
 mod render;
+mod saved;
 mod step;
 
 pub use address::{Address, AddressError, Kind};
@@ -23,6 +24,7 @@ pub use kinds::{
 pub use render::{
     render_json, render_text, render_text_with, summary_line, TextOptions, DIFF_LINES,
 };
+pub use saved::{SavedPlan, SavedStep, SAVED_PLAN_FORMAT};
 pub use step::{
     Action, Blocked, Conflict, Content, DriftFinding, Op, OrgItemKind, Plan, Reason, RepoError,
     RepoPatch, RepoPlan, Stage, Step, UnknownNode,

@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// Repos (`owner/name`) to adopt in this run although they carry no marker
     /// (`fleetctl adopt`).
     pub adopt: Vec<String>,
+    /// Apply only the steps of this saved plan, unchanged (`fleetctl apply PLAN`).
+    pub saved: Option<Arc<crate::plan::SavedPlan>>,
 }
 
 impl RunOptions {
@@ -318,6 +320,7 @@ impl Engine {
                 dss: &self.dss,
                 store: &self.store,
                 run_id: opts.run_id,
+                expected: opts.saved.as_deref(),
             },
             fp_key: loaded.fp_key,
             ownership: loaded.ownership,

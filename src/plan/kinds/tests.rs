@@ -128,6 +128,7 @@ fn converged(spec: &RepoSpec) -> ObservedRepo {
             .collect(),
         dss_remote: Some(Ok(spec.dss_link.as_ref().map(|l| l.url.clone()))),
         tree_sha: Some("tree".into()),
+        contents: Default::default(),
         branch_files: spec
             .branches
             .iter()
