@@ -192,3 +192,37 @@ pub fn render_json(plan: &Plan) -> Value {
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::change::file_diff;
+
+    #[test]
+    fn a_long_diff_is_cut_saying_so_unless_asked_whole() {
+        let before: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let after: String = (0..100).map(|i| format!("line {}\n", i * 2)).collect();
+        let d = file_diff(
+            "a.yml",
+            Some("1111111"),
+            Some(before.as_bytes()),
+            "2222222",
+            after.as_bytes(),
+        );
+        let mut cut = String::new();
+        render_file(&mut cut, &d, Some(DIFF_LINES));
+        assert!(cut.contains("(diff cut at 40 of"), "{cut}");
+        assert!(
+            cut.contains("`fleetctl plan --diff` shows all of it"),
+            "{cut}"
+        );
+        let mut whole = String::new();
+        render_file(&mut whole, &d, None);
+        assert!(!whole.contains("diff cut"), "{whole}");
+        assert!(whole.contains("+line 198"), "{whole}");
+        assert_eq!(
+            whole.lines().count(),
+            d.unified.as_deref().unwrap_or("").lines().count() + 1
+        );
+    }
+}
