@@ -424,3 +424,27 @@ async fn exit_codes_follow_terraforms_detailed_exitcode() {
     assert_eq!(code(&["plan", "--exit-code"]), Some(1));
     assert_eq!(code(&["plan"]), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_is_refused_while_another_writer_holds_the_state() {
+    let (f, repo) = converged().await;
+    assert!(f
+        .gh
+        .handle
+        .set_variable(&repo, "DATAIKU_PROJECT_KEY", "HACKED"));
+    let saved = f.dir.as_path().join("fix.plan");
+    assert!(fleetctl(&f, &["plan", "--out", saved.to_str().unwrap()])
+        .status
+        .success());
+    // As fleetd holds it while it runs.
+    let lock = fleetsync::store::StateLock::acquire(&f.state_path(), "fleetd --config x").unwrap();
+    f.gh.handle.reset_counters();
+    let out = fleetctl(&f, &["apply", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", err(&out));
+    assert!(err(&out).contains("fleetd --config x"), "{}", err(&out));
+    assert!(writes(&f).is_empty(), "{:?}", writes(&f));
+    drop(lock);
+    let out = fleetctl(&f, &["apply", saved.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert_eq!(writes(&f).len(), 1, "{:?}", writes(&f));
+}
