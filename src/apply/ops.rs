@@ -77,7 +77,8 @@ pub async fn execute(
             branch,
             message,
             ..
-        } => mirror(gh, owner, name, branch, files, message)
+        // The changed plugin files as one commit on the default branch.
+        } => commit_listed(gh, owner, name, branch, files, message)
             .await
             .map_err(StepError::from),
         other => github_op(gh, owner, name, other, head)
@@ -148,21 +149,8 @@ fn dss_client<'a>(dss: &'a [DssClient], node: &str) -> Result<&'a DssClient, Ste
         .ok_or_else(|| StepError::Dss(format!("no DSS client for node {node}")))
 }
 
-/// Writes the changed plugin files as one commit on the default branch.
-async fn mirror(
-    gh: &GithubClient,
-    owner: &str,
-    name: &str,
-    branch: &str,
-    files: &[(String, Content)],
-    message: &str,
-) -> Result<(), GhError> {
-    let files: Vec<(&str, &Content)> = files.iter().map(|(p, c)| (p.as_str(), c)).collect();
-    commit_files(gh, owner, name, branch, &files, message)
-        .await
-        .map(|_| ())
-}
-
+/// A step on one repo: each arm hands its payload to the function that performs it, so the
+/// match stays exhaustive (a new `Op` does not compile until it is performed somewhere).
 async fn github_op(
     gh: &GithubClient,
     owner: &str,
@@ -193,27 +181,13 @@ async fn github_op(
         Op::SetMarker { property, value } => {
             gh.set_property_value(owner, name, property, value).await
         }
-        Op::UpdateRepo { patch } => gh
-            .update_repo(owner, name, &patch_body(patch))
-            .await
-            .map(|_| ()),
+        Op::UpdateRepo { patch } => patch_repo(gh, owner, name, patch).await,
         Op::ReplaceTopics { topics } => gh.replace_topics(owner, name, topics).await,
+        Op::ArchiveRepo => archive_repo(gh, owner, name).await,
+        Op::DeleteRepo => tolerate_gone(gh.delete_repo(owner, name).await),
+        Op::ForgetRepo => Ok(()),
         Op::CreateBranch { branch, from } => {
-            let sha = match head.clone() {
-                Some(sha) => sha,
-                None => {
-                    gh.get_branch_ref(owner, name, from)
-                        .await?
-                        .ok_or_else(|| {
-                            GhError::Setup(format!(
-                                "{owner}/{name}: default branch {from} does not exist"
-                            ))
-                        })?
-                        .object
-                        .sha
-                }
-            };
-            create_branch_tolerant(gh, owner, name, branch, &sha).await
+            create_branch_from(gh, owner, name, branch, from, head.as_deref()).await
         }
         Op::PutFile {
             path,
@@ -234,62 +208,12 @@ async fn github_op(
             }
             Ok(())
         }
-        Op::CreateVariable { name: var, value } => {
-            create_variable(gh, owner, name, var, value).await
-        }
-        Op::UpdateVariable { name: var, value } => {
-            match gh.update_variable(owner, name, var, value).await {
-                Err(e) if is_status(&e, 404) => gh.create_variable(owner, name, var, value).await,
-                other => other,
-            }
-        }
-        Op::PutSecret {
-            name: secret,
-            value,
-        } => {
-            gh.put_secret(owner, name, secret, value.expose().as_bytes())
-                .await
-        }
-        Op::PutProtection { branch, protection } => {
-            gh.put_protection(owner, name, branch, protection).await
-        }
-        Op::ArchiveRepo => {
-            let patch = RepoPatch {
-                archived: Some(true),
-                ..Default::default()
-            };
-            gh.update_repo(owner, name, &patch_body(&patch))
-                .await
-                .map(|_| ())
-        }
-        Op::DeleteRepo => match gh.delete_repo(owner, name).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        },
-        Op::ForgetRepo => Ok(()),
-        Op::DeleteSecret { name: secret } => match gh.delete_secret(owner, name, secret).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        },
-        Op::DeleteVariable { name: var } => match gh.delete_variable(owner, name, var).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        },
-        Op::PutOrgSecret { .. }
-        | Op::CreateOrgVariable { .. }
-        | Op::UpdateOrgVariable { .. }
-        | Op::SetOrgSelection { .. } => org_op(gh, name, op).await,
         Op::CommitFiles {
             branch,
             files,
             message,
             ..
-        } => {
-            let files: Vec<(&str, &Content)> = files.iter().map(|(p, c)| (p.as_str(), c)).collect();
-            commit_files(gh, owner, name, branch, &files, message)
-                .await
-                .map(|_| ())
-        }
+        } => commit_listed(gh, owner, name, branch, files, message).await,
         Op::ProposeFiles {
             base,
             head,
@@ -309,11 +233,120 @@ async fn github_op(
             };
             propose_files(gh, owner, name, &proposal).await
         }
+        Op::CreateVariable { name: var, value } => {
+            create_variable(gh, owner, name, var, value).await
+        }
+        Op::UpdateVariable { name: var, value } => {
+            update_variable(gh, owner, name, var, value).await
+        }
+        Op::PutSecret {
+            name: secret,
+            value,
+        } => {
+            gh.put_secret(owner, name, secret, value.expose().as_bytes())
+                .await
+        }
+        Op::DeleteSecret { name: secret } => {
+            tolerate_gone(gh.delete_secret(owner, name, secret).await)
+        }
+        Op::DeleteVariable { name: var } => {
+            tolerate_gone(gh.delete_variable(owner, name, var).await)
+        }
+        Op::PutProtection { branch, protection } => {
+            gh.put_protection(owner, name, branch, protection).await
+        }
+        Op::PutOrgSecret { .. }
+        | Op::CreateOrgVariable { .. }
+        | Op::UpdateOrgVariable { .. }
+        | Op::SetOrgSelection { .. } => org_op(gh, name, op).await,
+        // Performed by `execute` (DSS calls, the plugin mirror).
         Op::MirrorFiles { .. }
         | Op::SetDssRemote { .. }
         | Op::DssPush { .. }
         | Op::DssPull { .. } => Ok(()),
     }
+}
+
+/// A delete that finds nothing to delete has done its job.
+fn tolerate_gone(result: Result<(), GhError>) -> Result<(), GhError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+async fn patch_repo(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    patch: &RepoPatch,
+) -> Result<(), GhError> {
+    gh.update_repo(owner, name, &patch_body(patch))
+        .await
+        .map(|_| ())
+}
+
+async fn archive_repo(gh: &GithubClient, owner: &str, name: &str) -> Result<(), GhError> {
+    let patch = RepoPatch {
+        archived: Some(true),
+        ..Default::default()
+    };
+    patch_repo(gh, owner, name, &patch).await
+}
+
+/// A variable PATCHed but gone meanwhile is created instead.
+async fn update_variable(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    var: &str,
+    value: &str,
+) -> Result<(), GhError> {
+    match gh.update_variable(owner, name, var, value).await {
+        Err(e) if is_status(&e, 404) => gh.create_variable(owner, name, var, value).await,
+        other => other,
+    }
+}
+
+/// Cuts `branch` from the head the file writes of this repo answered, else from `from`'s.
+async fn create_branch_from(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    branch: &str,
+    from: &str,
+    head: Option<&str>,
+) -> Result<(), GhError> {
+    let sha = match head {
+        Some(sha) => sha.to_string(),
+        None => {
+            gh.get_branch_ref(owner, name, from)
+                .await?
+                .ok_or_else(|| {
+                    GhError::Setup(format!(
+                        "{owner}/{name}: default branch {from} does not exist"
+                    ))
+                })?
+                .object
+                .sha
+        }
+    };
+    create_branch_tolerant(gh, owner, name, branch, &sha).await
+}
+
+/// The managed files of one branch as one commit.
+async fn commit_listed(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    branch: &str,
+    files: &[(String, Content)],
+    message: &str,
+) -> Result<(), GhError> {
+    let files: Vec<(&str, &Content)> = files.iter().map(|(p, c)| (p.as_str(), c)).collect();
+    commit_files(gh, owner, name, branch, &files, message)
+        .await
+        .map(|_| ())
 }
 
 /// The PATCH body of a repo patch (only the fields it sets).

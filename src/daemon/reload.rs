@@ -66,7 +66,8 @@ impl AppState {
         for w in &cfg.warnings {
             tracing::warn!("{w}");
         }
-        let new = Loaded::build(Arc::new(cfg), self.store(), self.metrics(), self.health())?;
+        let new = Loaded::build(Arc::new(cfg), self.store(), self.metrics(), self.health())
+            .map_err(|e| e.to_string())?;
         let schedule = new.config.raw.daemon.schedule.get_ref().clone();
         self.schedule()
             .set(&schedule, self.control(), self.store())

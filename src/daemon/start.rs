@@ -93,7 +93,8 @@ async fn start(config: Arc<Config>, opts: &StartOptions) -> Result<u8, String> {
     let store = Store::open(&state_path).map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let health = Arc::new(Health::default());
-    let loaded = Loaded::build(config.clone(), &store, &metrics, &health)?;
+    let loaded =
+        Loaded::build(config.clone(), &store, &metrics, &health).map_err(|e| e.to_string())?;
     tracing::info!(
         config = %config.path.display(),
         hash = %super::reload::short(&config.hash),

@@ -10,7 +10,7 @@ use crate::api::Health;
 use crate::config::{Config, SecretValue};
 use crate::metrics::Metrics;
 use crate::plan::{render_json, render_text};
-use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunStatus};
+use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunStatus, SetupError};
 use crate::store::{RunCounts, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -37,12 +37,17 @@ impl Loaded {
         store: &Store,
         metrics: &Arc<Metrics>,
         health: &Arc<Health>,
-    ) -> Result<Loaded, String> {
+    ) -> Result<Loaded, SetupError> {
         let token = match &config.raw.daemon.api_token {
-            Some(src) => Some(
-                src.read(&config.base_dir)
-                    .map_err(|e| format!("daemon.api_token: {e}"))?,
-            ),
+            Some(src) => {
+                Some(
+                    src.read(&config.base_dir)
+                        .map_err(|source| SetupError::Credential {
+                            key: "daemon.api_token".into(),
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         let engine = Engine::new(

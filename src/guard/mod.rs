@@ -54,112 +54,139 @@ fn is_protected(protected: &[String], full: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(full) || p.eq_ignore_ascii_case(name))
 }
 
+/// What the guard makes of one managed repo.
+enum Verdict {
+    /// Still wanted, not live, or a partial run: not a removal candidate at all.
+    NotGone,
+    /// Gone, but not removed in this run: why, and the metric reason.
+    Blocked(String, &'static str),
+    /// Gone for the whole grace period: removable, missing since this time.
+    Due(String),
+}
+
 /// Applies the policy.
 pub fn guard(input: &GuardInput<'_>) -> GuardOutcome {
-    let mut out = GuardOutcome::default();
-    for t in input.tombstones.values() {
-        if input.wanted.contains(&t.repo.to_ascii_lowercase()) {
-            out.tombstone_clear.push(t.repo.clone());
-        }
-    }
-    let mut eligible: Vec<(String, String)> = Vec::new();
+    let mut out = GuardOutcome {
+        tombstone_clear: returned_sources(input),
+        ..Default::default()
+    };
+    let mut due: Vec<(String, String)> = Vec::new();
     for r in input.managed {
-        if !r.is_live() || input.wanted.contains(&r.name.to_ascii_lowercase()) {
-            continue;
+        match judge(input, r, &mut out.tombstone_add) {
+            Verdict::NotGone => {}
+            Verdict::Blocked(reason, cause) => block(&mut out, r.name.clone(), reason, cause),
+            Verdict::Due(since) => due.push((r.name.clone(), since)),
         }
-        let source = format!("{}:{}/{}", r.source_kind, r.node, r.source_key);
-        if input.partial_run {
-            continue;
-        }
-        let (known, listing) = match r.source_kind.as_str() {
-            "plugin" => (input.known_plugin_nodes, "dev-plugin listing"),
-            _ => (input.known_nodes, "discovery"),
-        };
-        if !known.contains(&r.node) {
-            out.blocked.push(Blocked {
-                repo: r.name.clone(),
-                reason: format!(
-                    "{source} not listed, but the {listing} of node {} is unknown in this run; nothing is removed",
-                    r.node
-                ),
-            });
-            out.block_reasons.push("unknown_discovery");
-            continue;
-        }
-        if is_protected(input.protected, &r.name) {
-            out.blocked.push(Blocked {
-                repo: r.name.clone(),
-                reason: format!("{source} is gone, but the repo is in github.protected_repos"),
-            });
-            out.block_reasons.push("protected");
-            continue;
-        }
-        let since = match input.tombstones.get(&r.name) {
-            Some(t) => t.missing_since.clone(),
-            None => {
-                let since = input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                out.tombstone_add
-                    .push((r.name.clone(), source.clone(), since.clone()));
-                since
-            }
-        };
-        let since_t = DateTime::parse_from_rfc3339(&since)
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or(input.now);
-        let due = since_t + input.grace;
-        if input.now < due {
-            out.blocked.push(Blocked {
-                repo: r.name.clone(),
-                reason: format!(
-                    "{source} gone since {since}; in the grace period until {}",
-                    due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                ),
-            });
-            out.block_reasons.push("grace_period");
-            continue;
-        }
-        eligible.push((r.name.clone(), since));
     }
-    if eligible.len() as u64 > u64::from(input.max_removals) {
-        let n = eligible.len();
-        for (repo, since) in eligible {
-            out.blocked.push(Blocked {
-                repo,
-                reason: format!(
-                    "gone since {since}, but {n} repos would be removed in one run, more than github.max_deletions_per_run = {}; nothing is removed until that is raised or projects come back",
-                    input.max_removals
-                ),
-            });
-            out.block_reasons.push("max_removals");
+    if due.len() as u64 > u64::from(input.max_removals) {
+        let n = due.len();
+        for (repo, since) in due {
+            let reason = format!(
+                "gone since {since}, but {n} repos would be removed in one run, more than github.max_deletions_per_run = {}; nothing is removed until that is raised or projects come back",
+                input.max_removals
+            );
+            block(&mut out, repo, reason, "max_removals");
         }
         return out;
     }
-    for (repo, since) in eligible {
-        let (action, op, detail) = match input.policy {
-            DeletionPolicy::Archive => (
-                Action::Archive,
-                Op::ArchiveRepo,
-                "archive (read-only, recoverable)",
-            ),
-            DeletionPolicy::Delete => (Action::Delete, Op::DeleteRepo, "delete (irreversible)"),
-            DeletionPolicy::Orphan => (
-                Action::Forget,
-                Op::ForgetRepo,
-                "stop managing; the repo is left as it is",
-            ),
-        };
-        let step = Step {
-            action,
-            address: Address::of_repo(Kind::Repo, &repo),
-            kind: Kind::Repo,
-            reason: Reason::ProjectGone { since },
-            op,
-            detail: detail.into(),
-            change: removal_change(action),
-        };
-        out.removals.push((repo, step));
-    }
+    out.removals = due
+        .into_iter()
+        .map(|(repo, since)| {
+            let step = removal_step(input.policy, &repo, since);
+            (repo, step)
+        })
+        .collect();
     out
+}
+
+fn block(out: &mut GuardOutcome, repo: String, reason: String, cause: &'static str) {
+    out.blocked.push(Blocked { repo, reason });
+    out.block_reasons.push(cause);
+}
+
+/// Tombstones whose repo is wanted again (the source is back).
+fn returned_sources(input: &GuardInput<'_>) -> Vec<String> {
+    input
+        .tombstones
+        .values()
+        .filter(|t| input.wanted.contains(&t.repo.to_ascii_lowercase()))
+        .map(|t| t.repo.clone())
+        .collect()
+}
+
+/// One managed repo against the rules, in order: discovery known, not protected, missing
+/// for the whole grace period. A repo first seen gone gets a tombstone from now.
+fn judge(
+    input: &GuardInput<'_>,
+    r: &RepoRecord,
+    tombstone_add: &mut Vec<(String, String, String)>,
+) -> Verdict {
+    if !r.is_live() || input.wanted.contains(&r.name.to_ascii_lowercase()) || input.partial_run {
+        return Verdict::NotGone;
+    }
+    let source = format!("{}:{}/{}", r.source_kind, r.node, r.source_key);
+    let (known, listing) = match r.source_kind.as_str() {
+        "plugin" => (input.known_plugin_nodes, "dev-plugin listing"),
+        _ => (input.known_nodes, "discovery"),
+    };
+    if !known.contains(&r.node) {
+        let reason = format!(
+            "{source} not listed, but the {listing} of node {} is unknown in this run; nothing is removed",
+            r.node
+        );
+        return Verdict::Blocked(reason, "unknown_discovery");
+    }
+    if is_protected(input.protected, &r.name) {
+        let reason = format!("{source} is gone, but the repo is in github.protected_repos");
+        return Verdict::Blocked(reason, "protected");
+    }
+    let since = match input.tombstones.get(&r.name) {
+        Some(t) => t.missing_since.clone(),
+        None => {
+            let since = input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            tombstone_add.push((r.name.clone(), source.clone(), since.clone()));
+            since
+        }
+    };
+    // An unreadable time counts as now: the grace period starts again, never shortens.
+    let since_t = DateTime::parse_from_rfc3339(&since)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or(input.now);
+    let due = since_t + input.grace;
+    if input.now < due {
+        let reason = format!(
+            "{source} gone since {since}; in the grace period until {}",
+            due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        return Verdict::Blocked(reason, "grace_period");
+    }
+    Verdict::Due(since)
+}
+
+/// The removal step the deletion policy asks for.
+fn removal_step(policy: DeletionPolicy, repo: &str, since: String) -> Step {
+    let (action, op, detail) = match policy {
+        DeletionPolicy::Archive => (
+            Action::Archive,
+            Op::ArchiveRepo,
+            "archive (read-only, recoverable)",
+        ),
+        DeletionPolicy::Delete => (Action::Delete, Op::DeleteRepo, "delete (irreversible)"),
+        DeletionPolicy::Orphan => (
+            Action::Forget,
+            Op::ForgetRepo,
+            "stop managing; the repo is left as it is",
+        ),
+    };
+    Step {
+        action,
+        address: Address::of_repo(Kind::Repo, repo),
+        kind: Kind::Repo,
+        reason: Reason::ProjectGone { since },
+        op,
+        detail: detail.into(),
+        change: removal_change(action),
+    }
 }
 
 /// A managed repo whose source is gone, waiting out the grace period (or the next run).

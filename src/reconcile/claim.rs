@@ -36,7 +36,6 @@ impl Engine {
         notes: &mut Vec<DriftFinding>,
     ) -> Result<Claimed, Failure> {
         let asked = spec.full_name();
-        let source = source_label(spec);
         let actual = repo.full_name.clone().unwrap_or_else(|| asked.clone());
         let (actual_owner, actual_name) = actual
             .split_once('/')
@@ -47,41 +46,10 @@ impl Engine {
                 "transferred on GitHub to {actual}; not managed in {} any more, and no repo is created in its place",
                 spec.owner
             );
-            return Ok(Claimed::NotOurs(self.conflicted(
-                ctx,
-                spec,
-                &asked,
-                "transferred",
-                reason,
-            )));
+            let conflict = self.conflicted(ctx, spec, &asked, "transferred", reason);
+            return Ok(Claimed::NotOurs(conflict));
         }
-        let seen = ownership::read(
-            &repo.custom_properties.clone().unwrap_or_default(),
-            repo.topics.as_deref().unwrap_or(&[]),
-            &ctx.ownership.property,
-        );
-        let decide = |empty: bool| {
-            ctx.ownership.decide(
-                &RepoFacts {
-                    full_name: &actual,
-                    seen: &seen,
-                    empty,
-                },
-                &source,
-            )
-        };
-        let (mut if_empty, mut otherwise) = (decide(true), decide(false));
-        if matches!(
-            otherwise,
-            Decision::Conflict {
-                cause: "unmarked",
-                ..
-            }
-        ) && self.own_creation_unmarked(ctx, &actual).await?
-        {
-            let why = "created by this install (its journal), its marker topic not written yet";
-            (if_empty, otherwise) = (Decision::Adopt(why.into()), Decision::Adopt(why.into()));
-        }
+        let (if_empty, otherwise) = self.decisions(ctx, spec, &repo, &actual).await?;
         if matches!(
             (&if_empty, &otherwise),
             (Decision::Conflict { .. }, Decision::Conflict { .. })
@@ -111,8 +79,63 @@ impl Engine {
             });
             spec.name = actual_name;
         }
+        spec.marker = Some(self.marker_for(ctx, spec, &actual, &obs, decision).await?);
+        Ok(Claimed::Ours(Box::new(obs)))
+    }
+
+    /// The ownership decisions for `actual` were it empty, and otherwise (whether it is
+    /// empty is only known after observing it). A repo this install created whose marker
+    /// topic a crash kept from being written is taken as its own.
+    async fn decisions(
+        &self,
+        ctx: &PassContext<'_>,
+        spec: &RepoSpec,
+        repo: &wire::Repo,
+        actual: &str,
+    ) -> Result<(Decision, Decision), Failure> {
+        let source = source_label(spec);
+        let seen = ownership::read(
+            &repo.custom_properties.clone().unwrap_or_default(),
+            repo.topics.as_deref().unwrap_or(&[]),
+            &ctx.ownership.property,
+        );
+        let decide = |empty: bool| {
+            ctx.ownership.decide(
+                &RepoFacts {
+                    full_name: actual,
+                    seen: &seen,
+                    empty,
+                },
+                &source,
+            )
+        };
+        let otherwise = decide(false);
+        if matches!(
+            otherwise,
+            Decision::Conflict {
+                cause: "unmarked",
+                ..
+            }
+        ) && self.own_creation_unmarked(ctx, actual).await?
+        {
+            let why = "created by this install (its journal), its marker topic not written yet";
+            return Ok((Decision::Adopt(why.into()), Decision::Adopt(why.into())));
+        }
+        Ok((decide(true), otherwise))
+    }
+
+    /// The marker the plan keeps (or, when adopting, writes first) on a repo that is ours.
+    async fn marker_for(
+        &self,
+        ctx: &PassContext<'_>,
+        spec: &RepoSpec,
+        actual: &str,
+        obs: &ObservedRepo,
+        decision: Decision,
+    ) -> Result<ownership::MarkerSpec, Failure> {
         let own = ctx.ownership;
-        spec.marker = Some(match decision {
+        let source = source_label(spec);
+        match decision {
             Decision::Adopt(why) => {
                 tracing::info!(repo = %actual, %why, "adopting the repo");
                 let mode = self.marker_mode(own).await.map_err(|e| {
@@ -124,14 +147,13 @@ impl Engine {
                 })?;
                 let mut m = own.marker(&source, mode);
                 m.adopting = Some(why);
-                m
+                Ok(m)
             }
             _ => {
                 let on_property = ownership::read(&obs.custom_properties, &[], &own.property);
-                own.marker(&source, own.mode_of(&on_property))
+                Ok(own.marker(&source, own.mode_of(&on_property)))
             }
-        });
-        Ok(Claimed::Ours(Box::new(obs)))
+        }
     }
 
     /// A repo this state file's journal created, in topic mode (the marker topic is written

@@ -9,7 +9,7 @@ use super::observer::RunObserver;
 use super::removal::{GuardView, Removals};
 use super::report::{self, RunFacts, RunReport};
 use super::sources;
-use super::status::RunError;
+use super::status::{RunError, SetupError};
 use crate::api::Health;
 use crate::apply::{ApplyContext, RepoResult};
 use crate::config::{Config, GithubAuth};
@@ -77,12 +77,16 @@ pub struct Engine {
     pub(super) marker_mode: crate::ownership::ModeCell,
 }
 
-fn github_options(config: &Config) -> Result<GithubOptions, String> {
+fn github_options(config: &Config) -> Result<GithubOptions, SetupError> {
+    let credential = |key: &str| {
+        let key = key.to_string();
+        move |source| SetupError::Credential { key, source }
+    };
     let gh = &config.raw.github;
     let auth = match &gh.auth {
         GithubAuth::Pat(src) => GithubAuthSecret::Pat(
             src.read(&config.base_dir)
-                .map_err(|e| format!("github.auth.pat: {e}"))?,
+                .map_err(credential("github.auth.pat"))?,
         ),
         GithubAuth::App(app) => GithubAuthSecret::App {
             app_id: app.app_id,
@@ -90,7 +94,7 @@ fn github_options(config: &Config) -> Result<GithubOptions, String> {
             private_key_pem: app
                 .private_key
                 .read(&config.base_dir)
-                .map_err(|e| format!("github.auth.app.private_key: {e}"))?,
+                .map_err(credential("github.auth.app.private_key"))?,
         },
     };
     let p = &config.raw.pacing;
@@ -171,9 +175,8 @@ impl Engine {
         store: Store,
         metrics: Option<Arc<Metrics>>,
         health: Option<Arc<Health>>,
-    ) -> Result<Engine, String> {
-        let gh = GithubClient::new(github_options(&config)?, Some(store.clone()))
-            .map_err(|e| e.to_string())?;
+    ) -> Result<Engine, SetupError> {
+        let gh = GithubClient::new(github_options(&config)?, Some(store.clone()))?;
         let dss = sources::clients(&config)?;
         Ok(Engine {
             config,

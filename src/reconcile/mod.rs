@@ -29,4 +29,4 @@ mod status;
 pub use engine::{pacing_limits, Engine, Progress, ProgressFn, RunOptions};
 pub use observer::{RunObserver, PENDING_REMOVAL};
 pub use report::RunReport;
-pub use status::{RunError, RunStatus};
+pub use status::{RunError, RunStatus, SetupError};

@@ -94,22 +94,12 @@ impl Engine {
         rules: &SelectionRules<'_>,
     ) -> OrgOutcome {
         let members = ctx.org_members.take();
-        let (mut spec, bad) = build_org(&self.config, ctx.fp_key);
         let mut out = OrgOutcome::default();
-        let org = spec.org.clone();
-        for e in bad {
-            out.errors.push(org_error(
-                &org,
-                Stage::Desire,
-                "secret_source",
-                format!("org secret {}: {}", e.name, e.reason),
-            ));
-            // Not readable: left as GitHub has it (value and selection).
-            spec.secrets.remove(&e.name);
-        }
+        let spec = self.org_spec(ctx, &mut out);
         if spec.is_empty() {
             return out;
         }
+        let org = spec.org.clone();
         let obs = match observe_org(&self.gh, &spec).await {
             Ok(o) => o,
             Err(e) => {
@@ -141,37 +131,64 @@ impl Engine {
             variable_repos: &variable_repos,
         };
         let plan = plan_org(&input, ctx.mode);
-        if ctx.dry_run || ctx.faulted() {
-            out.plan = Some(plan);
-            return out;
+        if !(ctx.dry_run || ctx.faulted()) {
+            self.apply_org(ctx, &input, &plan, &mut out).await;
         }
+        out.plan = Some(plan);
+        out
+    }
+
+    /// The org-level spec; a secret whose source cannot be read is an error and left as
+    /// GitHub has it (value and selection).
+    fn org_spec(&self, ctx: &PassContext<'_>, out: &mut OrgOutcome) -> OrgSpec {
+        let (mut spec, bad) = build_org(&self.config, ctx.fp_key);
+        for e in bad {
+            out.errors.push(org_error(
+                &spec.org,
+                Stage::Desire,
+                "secret_source",
+                format!("org secret {}: {}", e.name, e.reason),
+            ));
+            spec.secrets.remove(&e.name);
+        }
+        spec
+    }
+
+    /// Applies the org's plan and records what it did; a record that cannot be written is
+    /// an error and a fault (no later GitHub write in this run).
+    async fn apply_org(
+        &self,
+        ctx: &PassContext<'_>,
+        input: &OrgDiffInput<'_>,
+        plan: &RepoPlan,
+        out: &mut OrgOutcome,
+    ) {
+        let org = &input.spec.org;
         let result = if plan.steps.is_empty() {
             None
         } else {
-            Some(apply_repo(&ctx.apply, &plan).await)
+            Some(apply_repo(&ctx.apply, plan).await)
         };
-        let updated = self.org_secrets_updated(&spec, result.as_ref()).await;
+        let updated = self.org_secrets_updated(input.spec, result.as_ref()).await;
         let facts = OrgRecordFacts {
-            spec: &spec,
-            obs: &obs,
-            last: &last,
-            plan: &plan,
+            spec: input.spec,
+            obs: input.obs,
+            last: input.last,
+            plan,
             result: result.as_ref(),
-            secret_repos: &secret_repos,
-            variable_repos: &variable_repos,
+            secret_repos: input.secret_repos,
+            variable_repos: input.variable_repos,
             secrets_updated: &updated,
         };
         if let Err(e) = self.record_org(ctx.apply.run_id, &facts) {
             out.errors
-                .push(org_error(&org, Stage::Record, "store", e.to_string()));
+                .push(org_error(org, Stage::Record, "store", e.to_string()));
             ctx.fault(super::status::RunError::store(
                 format!("recording {org}"),
                 e,
             ));
         }
-        out.plan = Some(plan);
         out.result = result;
-        out
     }
 
     /// What fleetsync last wrote to the org's secrets and variables.
@@ -323,72 +340,11 @@ impl Engine {
         f: &OrgRecordFacts<'_>,
     ) -> Result<(), crate::store::StoreError> {
         let org = &f.spec.org;
-        let outcome = |addr: &str| {
-            f.result
-                .and_then(|r| r.results.iter().find(|s| s.step.address == *addr))
-                .map(|s| &s.outcome)
-        };
         let now = now_text();
-        let mut recs = Vec::new();
-        for res in desired_org_resources(f.spec) {
-            let addr = res.address.to_string();
-            let name = res.address.item_name().unwrap_or_default().to_string();
-            let (want, observed) = match res.kind() {
-                Kind::OrgSecret => (f.secret_repos.get(&name), f.obs.secrets.get(&name)),
-                _ => (f.variable_repos.get(&name), f.obs.variables.get(&name)),
-            };
-            let (prev_fp, prev_remote) = f
-                .last
-                .by_address
-                .get(&addr)
-                .cloned()
-                .unwrap_or((None, None));
-            let unrepaired = f.plan.drift.iter().any(|d| d.address == addr && !d.repair);
-            let planned = f.plan.steps.iter().any(|s| s.address == addr);
-            let held = observed.map(|o| selection_fp(&o.repos));
-            let wanted = want.map(selection_fp);
-            let (applied_fp, sel_fp, status, error) = match (unrepaired, planned, outcome(&addr)) {
-                (true, _, _) => (prev_fp.clone(), held, "drifted", None),
-                (false, false, _) => (Some(res.fingerprint.clone()), wanted, "in_sync", None),
-                (false, true, Some(Outcome::Ok)) => {
-                    (Some(res.fingerprint.clone()), wanted, "in_sync", None)
-                }
-                (false, true, Some(Outcome::Failed(m))) => {
-                    (prev_fp.clone(), held, "error", Some(m.clone()))
-                }
-                (false, true, Some(Outcome::Skipped(m))) => {
-                    (prev_fp.clone(), held, "pending", Some(m.clone()))
-                }
-                (false, true, None) => (prev_fp.clone(), held, "pending", None),
-            };
-            let remote_updated_at = if res.kind() == Kind::OrgSecret {
-                f.secrets_updated
-                    .get(&name)
-                    .cloned()
-                    .or(prev_remote)
-                    .or_else(|| {
-                        observed.map(|o| {
-                            o.updated_at
-                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                        })
-                    })
-            } else {
-                None
-            };
-            recs.push(ResourceRecord {
-                address: addr,
-                repo: org.clone(),
-                kind: res.kind().to_string(),
-                desired_fp: Some(res.fingerprint),
-                applied_fp,
-                observed_fp: sel_fp,
-                applied_at: (status == "in_sync" && planned).then(|| now.clone()),
-                remote_updated_at,
-                status: status.to_string(),
-                last_error: error,
-                updated_at: now.clone(),
-            });
-        }
+        let recs: Vec<ResourceRecord> = desired_org_resources(f.spec)
+            .into_iter()
+            .map(|res| org_resource_record(f, res, &now))
+            .collect();
         self.store.upsert_resources(&recs)?;
         let events: Vec<NewDriftEvent> = f
             .plan
@@ -400,12 +356,83 @@ impl Engine {
                 address: d.address.to_string(),
                 kind: d.kind.to_string(),
                 what: d.what.clone(),
-                repaired: d.repair && matches!(outcome(d.address.as_str()), Some(Outcome::Ok)),
+                repaired: d.repair && matches!(f.outcome(d.address.as_str()), Some(Outcome::Ok)),
             })
             .collect();
         if !events.is_empty() {
             self.store.record_drift(&events)?;
         }
         Ok(())
+    }
+}
+
+impl OrgRecordFacts<'_> {
+    /// The outcome of the step at `addr`, when this run applied one.
+    fn outcome(&self, addr: &str) -> Option<&Outcome> {
+        self.result
+            .and_then(|r| r.results.iter().find(|s| s.step.address == *addr))
+            .map(|s| &s.outcome)
+    }
+}
+
+/// The record of one org-level resource after this run: what was applied (its fingerprint
+/// and selection), its status and error, and when GitHub last updated a secret.
+fn org_resource_record(
+    f: &OrgRecordFacts<'_>,
+    res: crate::plan::DesiredResource,
+    now: &str,
+) -> ResourceRecord {
+    let addr = res.address.to_string();
+    let name = res.address.item_name().unwrap_or_default().to_string();
+    let (want, observed) = match res.kind() {
+        Kind::OrgSecret => (f.secret_repos.get(&name), f.obs.secrets.get(&name)),
+        _ => (f.variable_repos.get(&name), f.obs.variables.get(&name)),
+    };
+    let (prev_fp, prev_remote) = f
+        .last
+        .by_address
+        .get(&addr)
+        .cloned()
+        .unwrap_or((None, None));
+    let unrepaired = f.plan.drift.iter().any(|d| d.address == addr && !d.repair);
+    let planned = f.plan.steps.iter().any(|s| s.address == addr);
+    let held = observed.map(|o| selection_fp(&o.repos));
+    let wanted = want.map(selection_fp);
+    let (applied_fp, sel_fp, status, error) = match (unrepaired, planned, f.outcome(&addr)) {
+        (true, _, _) => (prev_fp, held, "drifted", None),
+        (false, false, _) => (Some(res.fingerprint.clone()), wanted, "in_sync", None),
+        (false, true, Some(Outcome::Ok)) => {
+            (Some(res.fingerprint.clone()), wanted, "in_sync", None)
+        }
+        (false, true, Some(Outcome::Failed(m))) => (prev_fp, held, "error", Some(m.clone())),
+        (false, true, Some(Outcome::Skipped(m))) => (prev_fp, held, "pending", Some(m.clone())),
+        (false, true, None) => (prev_fp, held, "pending", None),
+    };
+    let remote_updated_at = if res.kind() == Kind::OrgSecret {
+        f.secrets_updated
+            .get(&name)
+            .cloned()
+            .or(prev_remote)
+            .or_else(|| {
+                observed.map(|o| {
+                    o.updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                })
+            })
+    } else {
+        None
+    };
+    ResourceRecord {
+        address: addr,
+        repo: f.spec.org.clone(),
+        kind: res.kind().to_string(),
+        desired_fp: Some(res.fingerprint),
+        applied_fp,
+        observed_fp: sel_fp,
+        applied_at: (status == "in_sync" && planned).then(|| now.to_string()),
+        remote_updated_at,
+        status: status.to_string(),
+        last_error: error,
+        updated_at: now.to_string(),
     }
 }

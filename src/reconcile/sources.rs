@@ -1,22 +1,31 @@
 //! Discovery across every configured DSS node, and the inventory turned into the sources the
 //! desire stage reads.
 
-use crate::config::Config;
+use super::status::SetupError;
+use crate::config::{Config, DssNodeConfig};
 use crate::desired::{SourceKind, SourceObject};
-use crate::dss::{discover, Discovery, DssClient, NodeInventory};
+use crate::dss::{discover, Discovery, DssClient, DssInfra, NodeInventory};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::io::Read;
 
 /// The DSS clients of a config, in node order.
-pub fn clients(config: &Config) -> Result<Vec<DssClient>, String> {
+pub fn clients(config: &Config) -> Result<Vec<DssClient>, SetupError> {
     let mut out = Vec::new();
     for node in &config.raw.dss {
         let key = node
             .api_key
             .read(&config.base_dir)
-            .map_err(|e| format!("DSS node {}: api_key: {e}", node.name))?;
-        out.push(DssClient::new(node, key, &config.base_dir).map_err(|e| e.to_string())?);
+            .map_err(|source| SetupError::Credential {
+                key: format!("DSS node {}: api_key", node.name),
+                source,
+            })?;
+        let client =
+            DssClient::new(node, key, &config.base_dir).map_err(|source| SetupError::Dss {
+                node: node.name.clone(),
+                source: Box::new(source),
+            })?;
+        out.push(client);
     }
     Ok(out)
 }
@@ -119,92 +128,112 @@ pub fn sources(config: &Config, inventories: &[NodeInventory]) -> Vec<SourceObje
 /// reported, not built, and never removed).
 pub async fn enrich(config: &Config, clients: &[DssClient], sources: &mut [SourceObject]) {
     for (node, client) in config.raw.dss.iter().zip(clients.iter()) {
-        let mine = |s: &SourceObject| s.node == node.name;
-        if node.infra.fill_variables
-            && sources
-                .iter()
-                .any(|s| mine(s) && s.kind == SourceKind::Project)
-        {
-            let ids = match client.list_infras().await {
-                Ok(infras) => {
-                    let pick = |stage: &str| {
-                        let mut ids: Vec<&str> = infras
-                            .iter()
-                            .filter(|i| {
-                                i.stage
-                                    .as_deref()
-                                    .is_some_and(|s| s.eq_ignore_ascii_case(stage))
-                            })
-                            .map(|i| i.id.as_str())
-                            .collect();
-                        ids.sort();
-                        ids.first().map(|s| s.to_string())
-                    };
-                    match (
-                        pick(&node.infra.staging_stage),
-                        pick(&node.infra.prod_stage),
-                    ) {
-                        (Some(a), Some(b)) => Ok((a, b)),
-                        (a, _) => Err(format!(
-                            "node {} has no deployer infrastructure in stage {:?}",
-                            node.name,
-                            if a.is_none() {
-                                &node.infra.staging_stage
-                            } else {
-                                &node.infra.prod_stage
-                            }
-                        )),
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            for s in sources
-                .iter_mut()
-                .filter(|s| mine(s) && s.kind == SourceKind::Project)
-            {
-                s.infra = Some(ids.clone());
-            }
+        if node.infra.fill_variables {
+            fill_infra(node, client, sources).await;
         }
         let ov = &node.overrides;
         if !ov.visibility_field.is_empty() || !ov.required_reviews_field.is_empty() {
-            let keys: Vec<String> = sources
-                .iter()
-                .filter(|s| mine(s) && s.kind == SourceKind::Project)
-                .map(|s| s.key.clone())
-                .collect();
-            let fetched: BTreeMap<String, Result<BTreeMap<String, serde_json::Value>, String>> =
-                futures::stream::iter(keys.into_iter().map(|k| async move {
-                    let r = client
-                        .project_custom_fields(&k)
-                        .await
-                        .map_err(|e| e.to_string());
-                    (k, r)
-                }))
-                .buffer_unordered(8)
-                .collect()
-                .await;
-            for s in sources
-                .iter_mut()
-                .filter(|s| mine(s) && s.kind == SourceKind::Project)
-            {
-                match fetched.get(&s.key) {
-                    Some(Ok(c)) => s.custom = c.clone(),
-                    Some(Err(e)) => s.infra = Some(Err(format!("project metadata: {e}"))),
-                    None => {}
-                }
-            }
+            fill_custom_fields(node, client, sources).await;
         }
         if node.mirror_plugins {
-            for s in sources
-                .iter_mut()
-                .filter(|s| mine(s) && s.kind == SourceKind::Plugin)
-            {
-                s.mirror = Some(match client.download_plugin(&s.key).await {
-                    Ok(bytes) => unzip(&bytes),
-                    Err(e) => Err(e.to_string()),
-                });
-            }
+            fill_mirrors(node, client, sources).await;
         }
+    }
+}
+
+/// The sources of `node` of one kind.
+fn of_node<'a>(
+    sources: &'a mut [SourceObject],
+    node: &'a DssNodeConfig,
+    kind: SourceKind,
+) -> impl Iterator<Item = &'a mut SourceObject> {
+    sources
+        .iter_mut()
+        .filter(move |s| s.node == node.name && s.kind == kind)
+}
+
+/// The deployer infrastructures of the staging and prod stages, one listing per node, for
+/// every project of the node (an error on each when they cannot be had).
+async fn fill_infra(node: &DssNodeConfig, client: &DssClient, sources: &mut [SourceObject]) {
+    if of_node(sources, node, SourceKind::Project).next().is_none() {
+        return;
+    }
+    let ids = match client.list_infras().await {
+        Ok(infras) => stage_infras(node, &infras),
+        Err(e) => Err(e.to_string()),
+    };
+    for s in of_node(sources, node, SourceKind::Project) {
+        s.infra = Some(ids.clone());
+    }
+}
+
+/// The first infrastructure (by id) of the staging and of the prod stage.
+fn stage_infras(node: &DssNodeConfig, infras: &[DssInfra]) -> Result<(String, String), String> {
+    let pick = |stage: &str| {
+        infras
+            .iter()
+            .filter(|i| {
+                i.stage
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(stage))
+            })
+            .map(|i| i.id.as_str())
+            .min()
+            .map(str::to_string)
+    };
+    let staging = pick(&node.infra.staging_stage);
+    let prod = pick(&node.infra.prod_stage);
+    match (staging, prod) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        (a, _) => Err(format!(
+            "node {} has no deployer infrastructure in stage {:?}",
+            node.name,
+            if a.is_none() {
+                &node.infra.staging_stage
+            } else {
+                &node.infra.prod_stage
+            }
+        )),
+    }
+}
+
+/// Each project's custom fields (for the visibility / review overrides), 8 at a time; a
+/// project whose metadata cannot be read gets an error instead.
+async fn fill_custom_fields(
+    node: &DssNodeConfig,
+    client: &DssClient,
+    sources: &mut [SourceObject],
+) {
+    let keys: Vec<String> = of_node(sources, node, SourceKind::Project)
+        .map(|s| s.key.clone())
+        .collect();
+    let fetched: BTreeMap<String, Result<BTreeMap<String, serde_json::Value>, String>> =
+        futures::stream::iter(keys.into_iter().map(|k| async move {
+            let r = client
+                .project_custom_fields(&k)
+                .await
+                .map_err(|e| e.to_string());
+            (k, r)
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for s in of_node(sources, node, SourceKind::Project) {
+        match fetched.get(&s.key) {
+            Some(Ok(c)) => s.custom = c.clone(),
+            Some(Err(e)) => s.infra = Some(Err(format!("project metadata: {e}"))),
+            None => {}
+        }
+    }
+}
+
+/// Each dev plugin's files, from its archive.
+async fn fill_mirrors(node: &DssNodeConfig, client: &DssClient, sources: &mut [SourceObject]) {
+    for s in of_node(sources, node, SourceKind::Plugin) {
+        s.mirror = Some(match client.download_plugin(&s.key).await {
+            Ok(bytes) => unzip(&bytes),
+            Err(e) => Err(e.to_string()),
+        });
     }
 }
 

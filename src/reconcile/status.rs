@@ -100,3 +100,26 @@ impl RunError {
         }
     }
 }
+
+/// Why an engine could not be built: a credential that cannot be read, or a client that
+/// cannot be set up. Names the config key or the node.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A secret the engine needs could not be read (the key names it).
+    #[error("{key}: {source}")]
+    Credential {
+        key: String,
+        #[source]
+        source: crate::config::SecretError,
+    },
+    /// The GitHub client could not be built.
+    #[error(transparent)]
+    Github(#[from] crate::github::GhError),
+    /// A DSS node's client could not be built.
+    #[error("DSS node {node}: {source}")]
+    Dss {
+        node: String,
+        #[source]
+        source: Box<crate::dss::DssError>,
+    },
+}
