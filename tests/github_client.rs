@@ -3,9 +3,12 @@
 //! waiting out a secondary limit with `retry-after`, and a file commit with a committer.
 
 use fleetsync::config::SecretValue;
-use fleetsync::github::{FileWrite, GithubAuthSecret, GithubClient, GithubOptions, RepoCreate};
+use fleetsync::github::{
+    EtagCache, FileWrite, GithubAuthSecret, GithubClient, GithubOptions, RepoCreate,
+};
 use fleetsync::store::Store;
 use fleetsync_sim::github::{self, GithubSimSettings, SimApp, SimToken};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "ghp_clientTests";
@@ -103,7 +106,8 @@ async fn etag_cache_in_the_store_makes_rereads_free() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.db")).unwrap();
-    let gh = GithubClient::new(pat(&s.url), Some(store.clone())).unwrap();
+    let cache = |store: &Store| -> Arc<dyn EtagCache> { Arc::new(store.etag_cache().unwrap()) };
+    let gh = GithubClient::new(pat(&s.url), Some(cache(&store))).unwrap();
     gh.create_repo(
         "acme",
         &RepoCreate {
@@ -118,8 +122,10 @@ async fn etag_cache_in_the_store_makes_rereads_free() {
     .unwrap();
     gh.get_repo("acme", "cached").await.unwrap().unwrap();
     let charged = s.handle.counters().charged;
-    // A new client over the same store (as after a restart): still a 304.
-    let gh2 = GithubClient::new(pat(&s.url), Some(store)).unwrap();
+    // A new client over the same state file (as after a restart): still a 304.
+    drop(gh);
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let gh2 = GithubClient::new(pat(&s.url), Some(cache(&store))).unwrap();
     let r = gh2.get_repo("acme", "cached").await.unwrap().unwrap();
     assert_eq!(r.name, "cached");
     let c = s.handle.counters();
@@ -193,4 +199,64 @@ async fn a_secondary_limit_is_waited_out_then_the_write_succeeds() {
         .find(|r| r.method == "PUT")
         .unwrap();
     assert_eq!(last_put.status, 201);
+}
+
+/// An ETag cache that takes its time, as a slow disk would.
+struct SlowCache(Store);
+
+impl EtagCache for SlowCache {
+    fn get(
+        &self,
+        url: &str,
+    ) -> Result<Option<fleetsync::store::CachedResponse>, fleetsync::github::etag_cache::CacheError>
+    {
+        std::thread::sleep(Duration::from_millis(300));
+        EtagCache::get(&self.0, url)
+    }
+    fn put(
+        &self,
+        url: &str,
+        etag: &str,
+        body: &[u8],
+    ) -> Result<(), fleetsync::github::etag_cache::CacheError> {
+        std::thread::sleep(Duration::from_millis(300));
+        EtagCache::put(&self.0, url, etag, body)
+    }
+}
+
+// The ETag cache is called off the async workers: on a single-threaded runtime, another
+// task keeps running while a conditional GET waits 2 × 300 ms on the cache. (Called
+// inline, the cache would freeze the only worker and the ticker would not tick.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_etag_cache_does_not_block_the_async_worker() {
+    let s = github::start(
+        GithubSimSettings::default(),
+        vec![SimToken::pat(TOKEN)],
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    assert!(s.handle.create_repo_directly("acme", "slow"));
+    let gh = GithubClient::new(pat(&s.url), Some(Arc::new(SlowCache(store)))).unwrap();
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    gh.get_repo("acme", "slow").await.unwrap().unwrap();
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(
+        during >= 10,
+        "only {during} ticks of 10 ms during a GET that waited 600 ms on the cache"
+    );
 }

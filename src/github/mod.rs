@@ -7,6 +7,7 @@
 
 mod app_token;
 mod error;
+pub mod etag_cache;
 mod gitdata;
 mod ops;
 mod org_actions;
@@ -21,6 +22,7 @@ mod transport;
 pub mod wire;
 
 pub use error::GhError;
+pub use etag_cache::EtagCache;
 pub use ops::{FileWrite, FileWritten, ProtectionState, RepoCreate};
 pub use org_actions::OrgCollection;
 pub use pacing::{Pacer, PacingLimits};

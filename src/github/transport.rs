@@ -7,13 +7,13 @@
 
 use super::app_token::InstallationTokens;
 use super::error::GhError;
+use super::etag_cache::{self, EtagCache};
 use super::pacing::{is_content_write, Pacer, PacingLimits};
 use super::ratelimit::{classify, header_i64, Limit};
 use super::routes;
 use super::stats::RequestStats;
 use super::wire as wire_repo;
 use crate::config::SecretValue;
-use crate::store::Store;
 use http::{HeaderMap, Method};
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
@@ -109,7 +109,8 @@ pub struct GithubClient {
     tokens: Option<Arc<InstallationTokens>>,
     pacer: Pacer,
     stats: Arc<RequestStats>,
-    store: Option<Store>,
+    /// Where conditional GETs keep their ETags (none: no conditional requests).
+    etags: Option<Arc<dyn EtagCache>>,
     opts: Arc<GithubOptions>,
     pub(super) public_keys: Arc<Mutex<HashMap<String, (String, String)>>>,
     /// Ids of the repos this client has read or created (lower-cased `owner/name`), which
@@ -127,8 +128,8 @@ impl std::fmt::Debug for GithubClient {
 }
 
 impl GithubClient {
-    /// Builds a client. `store` holds the ETag cache (none: no conditional requests).
-    pub fn new(opts: GithubOptions, store: Option<Store>) -> Result<Self, GhError> {
+    /// Builds a client. `etags` is the ETag cache (none: no conditional requests).
+    pub fn new(opts: GithubOptions, etags: Option<Arc<dyn EtagCache>>) -> Result<Self, GhError> {
         // octocrab's TLS stack needs a process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let setup = |e: octocrab::Error| GhError::Setup(format!("building the HTTP client: {e}"));
@@ -174,7 +175,7 @@ impl GithubClient {
             tokens,
             pacer: Pacer::new(opts.limits),
             stats,
-            store,
+            etags,
             opts: Arc::new(opts),
             public_keys: Arc::new(Mutex::new(HashMap::new())),
             repo_ids: Arc::new(Mutex::new(HashMap::new())),
@@ -233,12 +234,9 @@ impl GithubClient {
                 routes::GIT_BLOBS | routes::GIT_TREES | routes::GIT_COMMITS
             );
         let m = method.as_str().to_string();
-        let cached = if conditional && !write {
-            self.store
-                .as_ref()
-                .and_then(|s| s.etag_get(path).ok().flatten())
-        } else {
-            None
+        let cached = match (&self.etags, conditional && !write) {
+            (Some(cache), true) => etag_cache::lookup(cache, path).await,
+            _ => None,
         };
         let mut attempt: u32 = 0;
         let mut reminted = false;
@@ -378,15 +376,13 @@ impl GithubClient {
             }
             if (200..300).contains(&status) {
                 if conditional && !write {
-                    if let (Some(store), Some(etag)) = (
-                        &self.store,
+                    if let (Some(cache), Some(etag)) = (
+                        &self.etags,
                         headers
                             .get(http::header::ETAG)
                             .and_then(|v| v.to_str().ok()),
                     ) {
-                        if let Err(e) = store.etag_put(path, etag, text.as_bytes()) {
-                            tracing::warn!(error = %e, "could not store an ETag");
-                        }
+                        etag_cache::keep(cache, path, etag, text.as_bytes()).await;
                     }
                 }
                 return Ok(Resp {

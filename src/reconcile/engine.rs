@@ -15,7 +15,9 @@ use crate::apply::{ApplyContext, RepoResult};
 use crate::config::{Config, GithubAuth};
 use crate::desired::SourceObject;
 use crate::dss::DssClient;
-use crate::github::{GithubAuthSecret, GithubClient, GithubOptions, PacingLimits, StatsSnapshot};
+use crate::github::{
+    EtagCache, GithubAuthSecret, GithubClient, GithubOptions, PacingLimits, StatsSnapshot,
+};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{RunCounts, Store};
@@ -176,7 +178,8 @@ impl Engine {
         metrics: Option<Arc<Metrics>>,
         health: Option<Arc<Health>>,
     ) -> Result<Engine, SetupError> {
-        let gh = GithubClient::new(github_options(&config)?, Some(store.clone()))?;
+        let etags: Arc<dyn EtagCache> = Arc::new(store.etag_cache().map_err(SetupError::Store)?);
+        let gh = GithubClient::new(github_options(&config)?, Some(etags))?;
         let dss = sources::clients(&config)?;
         Ok(Engine {
             config,

@@ -112,6 +112,9 @@ pub enum SetupError {
         #[source]
         source: crate::config::SecretError,
     },
+    /// The ETag cache's connection to the state file could not be opened.
+    #[error("the ETag cache: {0}")]
+    Store(crate::store::StoreError),
     /// The GitHub client could not be built.
     #[error(transparent)]
     Github(#[from] crate::github::GhError),

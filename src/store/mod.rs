@@ -13,7 +13,7 @@ mod runs;
 mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
-pub use etag::CachedResponse;
+pub use etag::{CachedResponse, StoreEtagCache};
 pub use journal::{JournalEntry, JournalState};
 pub use lock::{lock_path, this_command, LockError, StateLock};
 pub use migrations::SCHEMA_VERSION;
