@@ -7,7 +7,7 @@ mod ops;
 
 use crate::github::{GhError, GithubClient};
 use crate::plan::{Op, RepoPlan, Step};
-use crate::store::{JournalState, Store};
+use crate::store::{Journal, JournalState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -68,7 +68,8 @@ impl RepoResult {
 pub struct ApplyContext<'a> {
     pub gh: &'a GithubClient,
     pub dss: &'a [crate::dss::DssClient],
-    pub store: &'a Store,
+    /// Where each step is journaled before and after its request.
+    pub journal: &'a Journal,
     pub run_id: Option<i64>,
     /// Applying a saved plan (`fleetctl apply PLAN`): only its steps, unchanged, are written.
     pub expected: Option<&'a crate::plan::SavedPlan>,
@@ -214,8 +215,9 @@ async fn journaled_commit(
         let action = step.action.as_str();
         let key = format!("{}:{}:{action}", ctx.run_id.unwrap_or(0), step.address);
         let id = ctx
-            .store
-            .journal_start(ctx.run_id, &key, &step.address, action)
+            .journal
+            .start(ctx.run_id, &key, &step.address, action)
+            .await
             .map_err(|e| StepFailure::Journal(e.to_string()))?;
         ids.push(id);
         if let Op::PutFile {
@@ -239,8 +241,9 @@ async fn journaled_commit(
         Err(e) => (JournalState::Failed, Some(e.to_string())),
     };
     for id in ids {
-        ctx.store
-            .journal_finish(id, state, detail.as_deref())
+        ctx.journal
+            .finish(id, state, detail.as_deref())
+            .await
             .map_err(|e| StepFailure::Journal(e.to_string()))?;
     }
     let commit = res.map_err(|e| StepFailure::Step(ops::StepError::GitHub(e)))?;
@@ -259,16 +262,18 @@ async fn journaled(
     let action = step.action.as_str();
     let key = format!("{}:{}:{action}", ctx.run_id.unwrap_or(0), step.address);
     let id = ctx
-        .store
-        .journal_start(ctx.run_id, &key, &step.address, action)
+        .journal
+        .start(ctx.run_id, &key, &step.address, action)
+        .await
         .map_err(|e| StepFailure::Journal(e.to_string()))?;
     let res = ops::execute(ctx.gh, ctx.dss, owner, name, step, head).await;
     let (state, detail) = match &res {
         Ok(()) => (JournalState::Done, None),
         Err(e) => (JournalState::Failed, Some(e.to_string())),
     };
-    ctx.store
-        .journal_finish(id, state, detail.as_deref())
+    ctx.journal
+        .finish(id, state, detail.as_deref())
+        .await
         .map_err(|e| StepFailure::Journal(e.to_string()))?;
     res.map_err(StepFailure::from)
 }

@@ -320,11 +320,12 @@ impl Engine {
     ) -> Result<RunFacts, RunError> {
         let total = sources.len();
         let unnamed = plan.errors.len();
+        let journal = crate::store::Journal::new(self.store.clone());
         let ctx = PassContext {
             apply: ApplyContext {
                 gh: &self.gh,
                 dss: &self.dss,
-                store: &self.store,
+                journal: &journal,
                 run_id: opts.run_id,
                 expected: opts.saved.as_deref(),
             },

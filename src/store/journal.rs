@@ -142,3 +142,116 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// The journal as apply sees it: start and finish a step, nothing else. The SQLite work
+/// runs on tokio's blocking pool, so a slow disk parks no async worker while other repos'
+/// requests are in flight.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    store: Store,
+}
+
+/// Why a journal write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The state file failed.
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+    /// The blocking task did not finish (the runtime is shutting down).
+    #[error("the journal write did not finish: {0}")]
+    Interrupted(String),
+}
+
+impl Journal {
+    /// The journal of this state file.
+    pub fn new(store: Store) -> Journal {
+        Journal { store }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, JournalError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(JournalError::Interrupted(e.to_string())),
+        }
+    }
+
+    /// Writes a step as `started`; returns its row id. Durable before the request goes out.
+    pub async fn start(
+        &self,
+        run_id: Option<i64>,
+        step_key: &str,
+        address: &str,
+        action: &str,
+    ) -> std::result::Result<i64, JournalError> {
+        let (key, addr, act) = (
+            step_key.to_string(),
+            address.to_string(),
+            action.to_string(),
+        );
+        self.blocking(move |s| s.journal_start(run_id, &key, &addr, &act))
+            .await
+    }
+
+    /// Ends a step.
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: JournalState,
+        detail: Option<&str>,
+    ) -> std::result::Result<(), JournalError> {
+        let detail = detail.map(str::to_string);
+        self.blocking(move |s| s.journal_finish(id, state, detail.as_deref()))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // While another thread holds the state file for 300 ms, a journal write waits on the
+    // blocking pool and the only async worker keeps running other tasks. (Called inline,
+    // the write would freeze the worker and the ticker would not tick.)
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_state_file_does_not_block_the_async_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let journal = Journal::new(store.clone());
+        let (held, released) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _conn = store.conn();
+            held.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        released.recv().unwrap();
+        let ticks = Arc::new(AtomicU32::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let id = journal
+            .start(None, "0:repo:acme/x:create", "repo:acme/x", "create")
+            .await
+            .unwrap();
+        journal.finish(id, JournalState::Done, None).await.unwrap();
+        let during = ticks.load(Ordering::Relaxed);
+        ticker.abort();
+        holder.join().unwrap();
+        assert!(
+            during >= 10,
+            "only {during} ticks of 10 ms while the journal waited 300 ms"
+        );
+    }
+}

@@ -14,7 +14,7 @@ mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
 pub use etag::{CachedResponse, StoreEtagCache};
-pub use journal::{JournalEntry, JournalState};
+pub use journal::{Journal, JournalEntry, JournalError, JournalState};
 pub use lock::{lock_path, this_command, LockError, StateLock};
 pub use migrations::SCHEMA_VERSION;
 pub use resources::{RepoRecord, ResourceRecord};
