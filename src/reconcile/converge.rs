@@ -195,18 +195,19 @@ impl Engine {
 
     /// What fleetsync last wrote to `repo`. A read failure is a store fault: without it
     /// every resource would look never written and secrets would be rewritten.
-    fn last_applied(
+    async fn last_applied(
         &self,
         repo: &str,
         trust_secrets_before: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<LastApplied, RunError> {
         let what = |e| RunError::store(format!("reading what was applied to {repo}"), e);
-        let rs = self.store.list_resources(Some(repo)).map_err(what)?;
-        let archived_by_fleetsync = self
+        let key = repo.to_string();
+        let (rs, record) = self
             .store
-            .get_repo(repo)
-            .map_err(what)?
-            .is_some_and(|r| r.status == "archived");
+            .blocking(move |s| Ok((s.list_resources(Some(&key))?, s.get_repo(&key)?)))
+            .await
+            .map_err(what)?;
+        let archived_by_fleetsync = record.is_some_and(|r| r.status == "archived");
         let mut l = LastApplied {
             archived_by_fleetsync,
             trust_secrets_before,
@@ -286,7 +287,7 @@ impl Engine {
         let mut spec = desired::build_one(&self.config, src, ctx.fp_key)
             .map_err(|e| Failure::new(Stage::Desire, e.cause(), e.to_string()))?;
         let asked = spec.full_name();
-        let last = self.last_or_fail(&asked, ctx)?;
+        let last = self.last_or_fail(&asked, ctx).await?;
         spec.retire_copies(|kind, name| {
             last.by_address
                 .contains_key(&format!("{kind}:{asked}/{name}"))
@@ -325,7 +326,7 @@ impl Engine {
         // A followed rename moved the records: read them at the new name.
         let last = match spec.full_name() {
             full if full == asked => last,
-            full => self.last_or_fail(&full, ctx)?,
+            full => self.last_or_fail(&full, ctx).await?,
         };
         if let Some(link) = &spec.dss_link {
             if let Some(client) = self.dss.iter().find(|c| c.node() == link.node) {
@@ -343,8 +344,13 @@ impl Engine {
         Ok(self.apply_planned(ctx, &spec, p, &obs, &last).await)
     }
 
-    fn last_or_fail(&self, repo: &str, ctx: &PassContext<'_>) -> Result<LastApplied, Failure> {
+    async fn last_or_fail(
+        &self,
+        repo: &str,
+        ctx: &PassContext<'_>,
+    ) -> Result<LastApplied, Failure> {
         self.last_applied(repo, ctx.trust_secrets_before)
+            .await
             .map_err(|e| Failure {
                 stage: Stage::State,
                 cause: "store",
@@ -395,7 +401,8 @@ impl Engine {
                 message,
             });
         }
-        self.record_outcome(ctx, spec, &p, result.as_ref(), obs, last);
+        self.record_outcome(ctx, spec, &p, result.as_ref(), obs, last)
+            .await;
         self.forget_retired(ctx, spec, obs, result.as_ref());
         ctx.org_members.add(spec);
         RepoOutcome {
@@ -457,7 +464,7 @@ impl Engine {
     }
 
     /// Records a repo after its apply (or a no-op that still needs its records written).
-    fn record_outcome(
+    async fn record_outcome(
         &self,
         ctx: &PassContext<'_>,
         spec: &crate::desired::RepoSpec,
@@ -478,7 +485,7 @@ impl Engine {
             obs,
             last,
         };
-        if let Err(e) = record::record_repo(&self.store, &run) {
+        if let Err(e) = record::record_repo(&self.store, &run).await {
             let full = spec.full_name();
             tracing::warn!(repo = %full, stage = "record", error = %e, "repo failed");
             self.observer.repo_failed(Stage::Record, "store");

@@ -188,15 +188,21 @@ impl RepoRun<'_> {
 }
 
 /// Records one managed repo after its apply (or after a no-op).
-pub fn record_repo(store: &Store, run: &RepoRun<'_>) -> Result<(), crate::store::StoreError> {
+pub async fn record_repo(store: &Store, run: &RepoRun<'_>) -> Result<(), crate::store::StoreError> {
     let now = now_text();
-    store.upsert_repo(&run.repo_record(&now))?;
-    store.upsert_resources(&run.resource_records(&now))?;
+    let repo = run.repo_record(&now);
+    let resources = run.resource_records(&now);
     let events = run.drift_events();
-    if !events.is_empty() {
-        store.record_drift(&events)?;
-    }
-    Ok(())
+    store
+        .blocking(move |s| {
+            s.upsert_repo(&repo)?;
+            s.upsert_resources(&resources)?;
+            if !events.is_empty() {
+                s.record_drift(&events)?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 /// Records a removal step's outcome.

@@ -151,32 +151,10 @@ pub struct Journal {
     store: Store,
 }
 
-/// Why a journal write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    /// The state file failed.
-    #[error(transparent)]
-    Store(#[from] super::StoreError),
-    /// The blocking task did not finish (the runtime is shutting down).
-    #[error("the journal write did not finish: {0}")]
-    Interrupted(String),
-}
-
 impl Journal {
     /// The journal of this state file.
     pub fn new(store: Store) -> Journal {
         Journal { store }
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
-    ) -> std::result::Result<T, JournalError> {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(JournalError::Interrupted(e.to_string())),
-        }
     }
 
     /// Writes a step as `started`; returns its row id. Durable before the request goes out.
@@ -186,25 +164,22 @@ impl Journal {
         step_key: &str,
         address: &str,
         action: &str,
-    ) -> std::result::Result<i64, JournalError> {
+    ) -> Result<i64> {
         let (key, addr, act) = (
             step_key.to_string(),
             address.to_string(),
             action.to_string(),
         );
-        self.blocking(move |s| s.journal_start(run_id, &key, &addr, &act))
+        self.store
+            .blocking(move |s| s.journal_start(run_id, &key, &addr, &act))
             .await
     }
 
     /// Ends a step.
-    pub async fn finish(
-        &self,
-        id: i64,
-        state: JournalState,
-        detail: Option<&str>,
-    ) -> std::result::Result<(), JournalError> {
+    pub async fn finish(&self, id: i64, state: JournalState, detail: Option<&str>) -> Result<()> {
         let detail = detail.map(str::to_string);
-        self.blocking(move |s| s.journal_finish(id, state, detail.as_deref()))
+        self.store
+            .blocking(move |s| s.journal_finish(id, state, detail.as_deref()))
             .await
     }
 }

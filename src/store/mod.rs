@@ -14,7 +14,7 @@ mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
 pub use etag::{CachedResponse, StoreEtagCache};
-pub use journal::{Journal, JournalEntry, JournalError, JournalState};
+pub use journal::{Journal, JournalEntry, JournalState};
 pub use lock::{lock_path, this_command, LockError, StateLock};
 pub use migrations::SCHEMA_VERSION;
 pub use resources::{RepoRecord, ResourceRecord};
@@ -64,6 +64,14 @@ pub enum StoreError {
         path: PathBuf,
         /// The first problems quick_check reported.
         detail: String,
+    },
+    /// A write handed to the blocking pool did not finish (the runtime is shutting down).
+    #[error("state file {path}: the write did not finish: {reason}")]
+    Interrupted {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// A stored value could not be decoded.
     #[error("state file {path}: corrupt value in {what}: {reason}")]
@@ -142,6 +150,22 @@ impl Store {
         match self.conn.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Runs `f` on tokio's blocking pool with a handle on this state file, so the SQLite
+    /// work (and the wait for the connection) parks no async worker.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Interrupted {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }),
         }
     }
 
