@@ -41,6 +41,10 @@ struct Observed {
 }
 
 async fn run_observed(f: &Fleet) -> (RunReport, Observed) {
+    run_observed_with(f, RunOptions::default()).await
+}
+
+async fn run_observed_with(f: &Fleet, opts: RunOptions) -> (RunReport, Observed) {
     let metrics = Arc::new(Metrics::new().unwrap());
     let health = Arc::new(Health::default());
     let logs = Captured::default();
@@ -58,7 +62,7 @@ async fn run_observed(f: &Fleet) -> (RunReport, Observed) {
         Some(health.clone()),
     )
     .unwrap();
-    let report = engine.run(RunOptions::default()).await;
+    let report = engine.run(opts).await;
     (
         report,
         Observed {
@@ -241,4 +245,69 @@ async fn with_errors_on_github_the_summary_counts_match_the_records() {
             .as_deref()
             .is_some_and(|m| !m.trim().is_empty()));
     }
+}
+
+// A token revoked in the middle of a cold start: the repos done before it are created, the
+// others fail with GitHub's 401 recorded on each of them; the run is partial (not
+// succeeded, not failed), its summary counts the failed repos, each is named at WARN, and
+// the metrics count them by stage and cause.
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_revoked_mid_run_is_a_partial_run_with_the_rest_in_error() {
+    let mut f = Fleet::start(6, 0, roomy_github(), "").await;
+    f.pacing.concurrency = 1;
+    f.write_config();
+    single_attempt(&f);
+    let handle = f.gh.handle.clone();
+    let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = revoked.clone();
+    let progress: fleetsync::reconcile::ProgressFn = Arc::new(move |p| {
+        if p.phase == "repos"
+            && p.done >= 2
+            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            assert!(handle.revoke_token(common::GH_TOKEN));
+        }
+    });
+    let (r, o) = run_observed_with(
+        &f,
+        RunOptions {
+            progress: Some(progress),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(revoked.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(r.status, "partial", "{}", r.summary);
+    let created = f.gh.handle.repo_names();
+    assert!(created.len() >= 2 && created.len() < 6, "{created:?}");
+    let failed = r.counts.get("repos/failed").copied().unwrap_or(0);
+    assert!(failed >= 1, "{}", r.summary);
+    assert!(
+        r.summary.contains(&format!("{failed} repo(s) failed")),
+        "{}",
+        r.summary
+    );
+    let recs = f.store().list_repos().unwrap();
+    let in_error: Vec<_> = recs.iter().filter(|r| r.status == "error").collect();
+    assert_eq!(in_error.len() as u64, failed, "{recs:?}");
+    for rec in &in_error {
+        let msg = rec.last_error.clone().unwrap_or_default();
+        assert!(msg.contains("401"), "{}: {msg}", rec.name);
+        assert!(
+            warn_lines_naming(&o.logs.text(), &rec.name) >= 1,
+            "{}",
+            o.logs.text()
+        );
+    }
+    let text = o.metrics.render();
+    assert_eq!(
+        metric(&text, "fleet_repos_managed{status=\"error\"} "),
+        failed as f64
+    );
+    let counted: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("fleet_repo_errors_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, failed as f64, "{text}");
 }

@@ -68,6 +68,11 @@ impl AuthRegistry {
         self.pats.insert(token.token.clone(), token);
     }
 
+    /// Revokes a PAT: its next use gets 401 `Bad credentials`, as on GitHub.
+    pub fn revoke_pat(&mut self, token: &str) -> bool {
+        self.pats.remove(token).is_some()
+    }
+
     pub fn expire_installation_tokens(&mut self) {
         for t in self.installation_tokens.values_mut() {
             t.expires_at = 0;

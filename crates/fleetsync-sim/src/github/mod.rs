@@ -226,6 +226,10 @@ impl GithubSimHandle {
     pub fn add_token(&self, token: SimToken) {
         self.shared.lock().auth.add_pat(token);
     }
+    /// Revokes a PAT now (its next use gets 401 `Bad credentials`); false if unknown.
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.shared.lock().auth.revoke_pat(token)
+    }
     /// Expires every installation token now (the next use gets 401).
     pub fn expire_installation_tokens(&self) {
         self.shared.lock().auth.expire_installation_tokens();
