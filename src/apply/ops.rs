@@ -149,8 +149,8 @@ fn dss_client<'a>(dss: &'a [DssClient], node: &str) -> Result<&'a DssClient, Ste
         .ok_or_else(|| StepError::Dss(format!("no DSS client for node {node}")))
 }
 
-/// A step on one repo: each arm hands its payload to the function that performs it, so the
-/// match stays exhaustive (a new `Op` does not compile until it is performed somewhere).
+/// A step on one repo. The match names every `Op`, so a new one does not compile until it
+/// is given a place; each group's function performs its own.
 async fn github_op(
     gh: &GithubClient,
     owner: &str,
@@ -158,6 +158,46 @@ async fn github_op(
     op: &Op,
     head: &mut Option<String>,
 ) -> Result<(), GhError> {
+    match op {
+        Op::CreateRepo { .. }
+        | Op::SetMarker { .. }
+        | Op::UpdateRepo { .. }
+        | Op::ReplaceTopics { .. }
+        | Op::ArchiveRepo
+        | Op::DeleteRepo
+        | Op::ForgetRepo
+        | Op::PutProtection { .. } => repo_op(gh, owner, name, op).await,
+        Op::CreateBranch { .. }
+        | Op::PutFile { .. }
+        | Op::CommitFiles { .. }
+        | Op::ProposeFiles { .. } => content_op(gh, owner, name, op, head).await,
+        Op::CreateVariable { .. }
+        | Op::UpdateVariable { .. }
+        | Op::PutSecret { .. }
+        | Op::DeleteSecret { .. }
+        | Op::DeleteVariable { .. } => actions_op(gh, owner, name, op).await,
+        Op::PutOrgSecret { .. }
+        | Op::CreateOrgVariable { .. }
+        | Op::UpdateOrgVariable { .. }
+        | Op::SetOrgSelection { .. } => org_op(gh, name, op).await,
+        // Performed by `execute` (DSS calls, the plugin mirror).
+        Op::MirrorFiles { .. }
+        | Op::SetDssRemote { .. }
+        | Op::DssPush { .. }
+        | Op::DssPull { .. } => Ok(()),
+    }
+}
+
+/// An op handed to the wrong group (a bug in `github_op`'s dispatch): failed, not panicked.
+fn misrouted(group: &str, owner: &str, name: &str, op: &Op) -> GhError {
+    GhError::Setup(format!(
+        "{owner}/{name}: {} is not a {group} step",
+        serde_json::to_string(op).unwrap_or_default()
+    ))
+}
+
+/// The repo itself: creation, marker, settings, topics, archive, delete, protection.
+async fn repo_op(gh: &GithubClient, owner: &str, name: &str, op: &Op) -> Result<(), GhError> {
     match op {
         Op::CreateRepo {
             description,
@@ -186,6 +226,22 @@ async fn github_op(
         Op::ArchiveRepo => archive_repo(gh, owner, name).await,
         Op::DeleteRepo => tolerate_gone(gh.delete_repo(owner, name).await),
         Op::ForgetRepo => Ok(()),
+        Op::PutProtection { branch, protection } => {
+            gh.put_protection(owner, name, branch, protection).await
+        }
+        other => Err(misrouted("repo", owner, name, other)),
+    }
+}
+
+/// Branches and files: a branch cut, a contents write, one commit, a pull request.
+async fn content_op(
+    gh: &GithubClient,
+    owner: &str,
+    name: &str,
+    op: &Op,
+    head: &mut Option<String>,
+) -> Result<(), GhError> {
+    match op {
         Op::CreateBranch { branch, from } => {
             create_branch_from(gh, owner, name, branch, from, head.as_deref()).await
         }
@@ -233,6 +289,13 @@ async fn github_op(
             };
             propose_files(gh, owner, name, &proposal).await
         }
+        other => Err(misrouted("content", owner, name, other)),
+    }
+}
+
+/// Actions variables and secrets of the repo.
+async fn actions_op(gh: &GithubClient, owner: &str, name: &str, op: &Op) -> Result<(), GhError> {
+    match op {
         Op::CreateVariable { name: var, value } => {
             create_variable(gh, owner, name, var, value).await
         }
@@ -252,18 +315,7 @@ async fn github_op(
         Op::DeleteVariable { name: var } => {
             tolerate_gone(gh.delete_variable(owner, name, var).await)
         }
-        Op::PutProtection { branch, protection } => {
-            gh.put_protection(owner, name, branch, protection).await
-        }
-        Op::PutOrgSecret { .. }
-        | Op::CreateOrgVariable { .. }
-        | Op::UpdateOrgVariable { .. }
-        | Op::SetOrgSelection { .. } => org_op(gh, name, op).await,
-        // Performed by `execute` (DSS calls, the plugin mirror).
-        Op::MirrorFiles { .. }
-        | Op::SetDssRemote { .. }
-        | Op::DssPush { .. }
-        | Op::DssPull { .. } => Ok(()),
+        other => Err(misrouted("variable or secret", owner, name, other)),
     }
 }
 

@@ -87,36 +87,17 @@ pub async fn observe_from(
     repo: crate::github::wire::Repo,
     settled: &std::collections::BTreeSet<String>,
 ) -> Result<ObservedRepo, GhError> {
-    let full = repo
-        .full_name
-        .clone()
-        .unwrap_or_else(|| format!("{}/{}", spec.owner, repo.name));
+    let mut obs = from_repo_object(spec, &repo);
+    let full = obs.full_name.clone().unwrap_or_else(|| spec.full_name());
     let (owner, name) = match full.split_once('/') {
         Some((o, n)) => (o.to_string(), n.to_string()),
         None => (spec.owner.clone(), repo.name.clone()),
     };
     let (owner, name) = (&owner, &name);
-    let default_branch = repo
+    let default_branch = obs
         .default_branch
         .clone()
         .unwrap_or_else(|| spec.default_branch.clone());
-    let mut topics = repo.topics.clone().unwrap_or_default();
-    topics.sort();
-    let mut obs = ObservedRepo {
-        exists: true,
-        id: Some(repo.id),
-        archived: repo.archived,
-        visibility: repo
-            .visibility
-            .clone()
-            .or_else(|| Some(if repo.private { "private" } else { "public" }.to_string())),
-        description: repo.description.clone(),
-        default_branch: Some(default_branch.clone()),
-        topics,
-        full_name: Some(full.clone()),
-        custom_properties: repo.custom_properties.clone().unwrap_or_default(),
-        ..Default::default()
-    };
     let tree = gh.get_tree(owner, name, &default_branch).await?;
     obs.tree_sha = tree.as_ref().map(|t| t.sha.clone());
     obs.files = tree.map(|t| {
@@ -142,6 +123,50 @@ pub async fn observe_from(
             .map(|v| (v.name.to_ascii_uppercase(), v.value))
             .collect();
     }
+    observe_branches(gh, spec, owner, name, &default_branch, &mut obs).await?;
+    observe_branch_files(gh, spec, &default_branch, settled, &mut obs).await?;
+    Ok(obs)
+}
+
+/// What the repo object itself says (the GET observe starts from): no request.
+fn from_repo_object(spec: &RepoSpec, repo: &crate::github::wire::Repo) -> ObservedRepo {
+    let full = repo
+        .full_name
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}", spec.owner, repo.name));
+    let default_branch = repo
+        .default_branch
+        .clone()
+        .unwrap_or_else(|| spec.default_branch.clone());
+    let mut topics = repo.topics.clone().unwrap_or_default();
+    topics.sort();
+    ObservedRepo {
+        exists: true,
+        id: Some(repo.id),
+        archived: repo.archived,
+        visibility: repo
+            .visibility
+            .clone()
+            .or_else(|| Some(if repo.private { "private" } else { "public" }.to_string())),
+        description: repo.description.clone(),
+        default_branch: Some(default_branch),
+        topics,
+        full_name: Some(full),
+        custom_properties: repo.custom_properties.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// Each configured branch: protected (with its protection), unprotected or missing. A
+/// branch without protection in the config costs a ref read, unless it is the default.
+async fn observe_branches(
+    gh: &GithubClient,
+    spec: &RepoSpec,
+    owner: &str,
+    name: &str,
+    default_branch: &str,
+    obs: &mut ObservedRepo,
+) -> Result<(), GhError> {
     let mut branches: Vec<&String> = spec.protection.keys().collect();
     for b in &spec.branches {
         if !branches.contains(&b) {
@@ -155,7 +180,7 @@ pub async fn observe_from(
                 ProtectionState::Unprotected => BranchState::Unprotected,
                 ProtectionState::NoBranch => BranchState::Missing,
             }
-        } else if *b == default_branch {
+        } else if b == default_branch {
             BranchState::Unprotected
         } else {
             match gh.get_branch_ref(owner, name, b).await? {
@@ -165,8 +190,7 @@ pub async fn observe_from(
         };
         obs.branches.insert(b.clone(), state);
     }
-    observe_branch_files(gh, spec, &default_branch, settled, &mut obs).await?;
-    Ok(obs)
+    Ok(())
 }
 
 /// The managed files of the configured branches besides the default one, and fleetsync's
