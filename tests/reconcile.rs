@@ -411,3 +411,70 @@ async fn canary_secret_never_in_plan_json_or_state_file() {
         }
     }
 }
+
+// A template change that touches both workflow files of converged repos is one commit per
+// branch (Git Data, contents inline in the tree), not one contents PUT per file: one on
+// `main`, one on the pull request's branch into the protected `prod`. A change to one file
+// stays one contents PUT on `main`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_two_files_of_an_existing_repo_is_one_commit() {
+    let f = Fleet::start(3, 0, roomy_github(), "").await;
+    converge(&f).await;
+    let repos = f.wanted_project_repos();
+    let templates = f.dir.join("templates");
+    for t in ["pr.yml", "release.yml"] {
+        let p = templates.join(t);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("{text}# revised\n")).unwrap();
+    }
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let c = f.gh.handle.counters();
+    assert_eq!(
+        c.count("PUT /repos/{owner}/{repo}/contents/{*path}"),
+        0,
+        "{:?}",
+        c.by_route
+    );
+    assert_eq!(
+        c.count("POST /repos/{owner}/{repo}/git/commits"),
+        2 * repos.len() as u64,
+        "{:?}",
+        c.by_route
+    );
+    assert_eq!(
+        c.count("POST /repos/{owner}/{repo}/pulls"),
+        repos.len() as u64
+    );
+    for repo in &repos {
+        let files = f.gh.handle.branch_files(repo, "main").unwrap();
+        for path in [".github/workflows/pr.yml", ".github/workflows/release.yml"] {
+            let text = String::from_utf8_lossy(&files[path]).into_owned();
+            assert!(text.ends_with("# revised\n"), "{repo} {path}");
+        }
+    }
+    // The next run has nothing to do.
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert!(r.summary.contains("0 steps applied"), "{}", r.summary);
+
+    // One file: one contents PUT on main (the pull request's branch gets its commit).
+    let p = templates.join("pr.yml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("{text}# again\n")).unwrap();
+    f.gh.handle.reset_counters();
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let c = f.gh.handle.counters();
+    assert_eq!(
+        c.count("PUT /repos/{owner}/{repo}/contents/{*path}"),
+        repos.len() as u64
+    );
+    assert_eq!(
+        c.count("POST /repos/{owner}/{repo}/git/commits"),
+        repos.len() as u64,
+        "{:?}",
+        c.by_route
+    );
+}

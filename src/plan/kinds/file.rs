@@ -68,4 +68,30 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
         }
         b.change(&addr, change);
     }
+    batch_updates(b, d);
+}
+
+/// Two or more files written to an existing repo go as one commit (Git Data: branch head,
+/// tree with the contents inline, commit, ref: 4 requests and 2 content-generating ones,
+/// whatever the count) instead of one contents PUT each. A new or empty repo keeps the
+/// PUTs: its first two files cost 2 requests that way, and GitHub refuses the Git Data API
+/// on an empty repo (409), where the first contents PUT makes the first commit.
+fn batch_updates(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    if d.new_repo || d.obs.files.is_none() || d.spec.history_first() {
+        return;
+    }
+    let mut puts = b
+        .plan
+        .steps
+        .iter_mut()
+        .filter_map(|s| match &mut s.op {
+            Op::PutFile { batched, .. } if s.kind == Kind::File => Some(batched),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    if puts.len() >= 2 {
+        for batched in puts.iter_mut() {
+            **batched = true;
+        }
+    }
 }
