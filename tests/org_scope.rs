@@ -45,8 +45,23 @@ async fn a_cold_start_selects_every_repo_and_writes_each_org_value_once() {
     let f = org_fleet(20, 2).await;
     let run = f.run().await;
     assert_eq!(run.status, "succeeded", "{}\n{:?}", run.summary, run.error);
-    let repos = f.gh.handle.repo_names();
-    assert!(repos.len() >= 18, "{repos:?}");
+    // The project repos read the org values; the plugin repos (no [plugin_repo] table) hold
+    // no project variable or secret, so they are in no selection.
+    let (plugins, repos): (Vec<String>, Vec<String>) =
+        f.gh.handle
+            .repo_names()
+            .into_iter()
+            .partition(|n| n.starts_with("acme/dss-plugin-"));
+    assert_eq!(plugins.len(), 2, "{plugins:?}");
+    assert!(repos.len() >= 16, "{repos:?}");
+    for p in &plugins {
+        let view = f.gh.handle.repo(p).unwrap();
+        assert!(view.secrets.is_empty() && view.variables.is_empty(), "{p}");
+        for s in ORG_SECRETS {
+            let o = f.gh.handle.org_secret("acme", s).unwrap();
+            assert!(!o.repos.contains(p), "{s} selects {p}");
+        }
+    }
     let c = f.gh.handle.counters();
     // One write per org secret and variable, for the whole fleet.
     assert_eq!(

@@ -27,7 +27,17 @@ async fn fifty_projects_and_three_plugins_converge_then_noop() {
         .collect();
     assert_eq!(projects.len(), 50, "{names:?} from {keys:?}");
     assert_eq!(plugins.len(), 3, "{names:?}");
-    for n in &names {
+    // Plugin repos (no [plugin_repo] table): their mirrored files and the topics, nothing of
+    // a project's.
+    for n in &plugins {
+        let r = f.gh.handle.repo(n).unwrap();
+        assert!(r.files.contains_key("plugin.json"), "{n}");
+        assert!(!r.files.keys().any(|p| p.starts_with(".github/")), "{n}");
+        assert!(r.secrets.is_empty() && r.variables.is_empty(), "{n}");
+        assert!(!r.branches.contains(&"prod".to_string()), "{n}");
+        assert!(r.protection.is_empty(), "{n}");
+    }
+    for n in &projects {
         let r = f.gh.handle.repo(n).unwrap();
         assert!(r.files.contains_key(".github/workflows/pr.yml"), "{n}");
         assert!(r.files.contains_key(".github/workflows/release.yml"), "{n}");
@@ -232,7 +242,14 @@ async fn rotating_a_secret_source_rewrites_exactly_that_secret() {
     f.gh.handle.reset_counters();
     let r = f.run().await;
     assert_eq!(r.status, "succeeded");
-    let repos = f.gh.handle.repo_names();
+    // The project repos hold the secret; the plugin repo (no [plugin_repo] table) none.
+    let repos: Vec<String> =
+        f.gh.handle
+            .repo_names()
+            .into_iter()
+            .filter(|n| !n.starts_with("acme/dss-plugin-"))
+            .collect();
+    assert_eq!(repos.len(), 5, "6 projects, one tagged no-gitops");
     let steps: Vec<_> = r.plan.repos.iter().flat_map(|p| p.steps.iter()).collect();
     assert_eq!(steps.len(), repos.len());
     assert!(steps.iter().all(|s| s

@@ -8,6 +8,7 @@ use super::secrets::SecretSource;
 use super::templates::{TemplateContext, Templates};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,20 @@ pub struct Config {
     pub(super) secrets: Vec<SecretRef>,
     /// This install's id in ownership markers (`github.install_id`, or derived).
     pub install_id: String,
+    /// `{{ actions.NAME }}` of the templates: [`DEFAULT_ACTIONS`] with `[actions]` over them.
+    pub actions: BTreeMap<String, String>,
+    /// What plugin repos hold: `[plugin_repo]`, or without it [`plugin_defaults`].
+    plugin_contents: RepoContents,
+}
+
+/// What plugin repos hold when the config has no `[plugin_repo]`: `[repo]`'s topics and
+/// nothing else of a project's (no workflows, variables, secrets, branches or protection:
+/// a plugin is not bundled and deployed like a project). Their mirrored files come on top.
+pub fn plugin_defaults(repo: &RepoContents) -> RepoContents {
+    RepoContents {
+        topics: repo.topics.clone(),
+        ..RepoContents::default()
+    }
 }
 
 /// Compiled include/exclude patterns on project keys.
@@ -99,7 +114,7 @@ impl Config {
     pub fn contents(&self, scope: Scope) -> &RepoContents {
         match scope {
             Scope::Project => &self.raw.repo,
-            Scope::Plugin => self.raw.plugin_repo.as_ref().unwrap_or(&self.raw.repo),
+            Scope::Plugin => &self.plugin_contents,
         }
     }
 
@@ -215,18 +230,11 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
     let key_filters = v.check_dss(&raw.dss);
     v.check_github(&raw.github);
     let install_id = v.install_id(&raw);
+    let actions = v.check_actions(&raw.actions);
+    v.templates.add_global("actions", &actions);
     v.check_contents(Scope::Project, "repo", &raw.repo, &raw.github);
-    match &raw.plugin_repo {
-        Some(c) => v.check_contents(Scope::Plugin, "plugin_repo", c, &raw.github),
-        None => {
-            // Plugin repos hold what project repos hold: register the same templates under
-            // the plugin scope without reporting the same problems twice.
-            let (e, w, s) = (v.errors.len(), v.warnings.len(), v.secrets.len());
-            v.check_contents(Scope::Plugin, "repo", &raw.repo, &raw.github);
-            v.errors.truncate(e);
-            v.warnings.truncate(w);
-            v.secrets.truncate(s);
-        }
+    if let Some(c) = &raw.plugin_repo {
+        v.check_contents(Scope::Plugin, "plugin_repo", c, &raw.github);
     }
     v.check_org_scoped(&raw);
     v.check_pacing(&raw.pacing);
@@ -242,10 +250,13 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
     if !errors.is_empty() {
         return Err((ConfigErrors(errors), secrets, base_dir));
     }
+    let plugin_contents = match &raw.plugin_repo {
+        Some(c) => c.clone(),
+        None => plugin_defaults(&raw.repo),
+    };
     Ok(Config {
         path: path.to_path_buf(),
         base_dir,
-        raw,
         templates,
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
         key_filters,
@@ -253,6 +264,9 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
         hash: hex::encode(hasher.finalize()),
         secrets,
         install_id,
+        actions,
+        plugin_contents,
+        raw,
     })
 }
 
@@ -534,6 +548,33 @@ impl Validator<'_> {
         )
     }
 
+    /// `[actions]`: each name usable as `{{ actions.NAME }}`, each value a `uses:` reference;
+    /// the defaults fill in the names the table does not set.
+    fn check_actions(
+        &mut self,
+        table: &BTreeMap<String, Spanned<String>>,
+    ) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, String> = DEFAULT_ACTIONS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (name, value) in table {
+            let key = format!("actions.{name}");
+            if !valid_action_name(name) {
+                self.err(
+                    value.span(),
+                    &key,
+                    "an action's name is lower-case letters, digits and `_`, starting with a letter (templates read it as {{ actions.NAME }})",
+                );
+            }
+            if let Err(why) = valid_uses(value.get_ref()) {
+                self.err(value.span(), &key, why);
+            }
+            out.insert(name.clone(), value.get_ref().clone());
+        }
+        out
+    }
+
     fn check_contents(&mut self, scope: Scope, table: &str, c: &RepoContents, gh: &GithubConfig) {
         for (path, f) in &c.files {
             if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s == "..") {
@@ -753,9 +794,12 @@ impl Validator<'_> {
         for (path, f) in &c.files {
             let t = names::file(scope, path);
             if self.templates.has(&t) {
-                if let Err(e) = self.templates.render(&t, &ctx) {
-                    let key = format!("{table}.files.\"{path}\".template");
-                    self.err(f.template.span(), &key, e.message);
+                match self.templates.render(&t, &ctx) {
+                    Ok(text) => self.check_workflow(scope, table, path, f, &text),
+                    Err(e) => {
+                        let key = format!("{table}.files.\"{path}\".template");
+                        self.err(f.template.span(), &key, e.message);
+                    }
                 }
             }
         }
@@ -788,11 +832,78 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// A workflow file (`.github/workflows/*.yml`), rendered for the sample project or plugin,
+    /// must be a workflow GitHub accepts: the error names the template file.
+    fn check_workflow(
+        &mut self,
+        scope: Scope,
+        table: &str,
+        path: &str,
+        f: &FileConfig,
+        text: &str,
+    ) {
+        if !super::workflows::is_workflow_path(path) {
+            return;
+        }
+        if let Err(why) = super::workflows::check_workflow(text) {
+            let tpath = f.template.get_ref();
+            let file = if tpath.is_absolute() {
+                tpath.clone()
+            } else {
+                self.base_dir.join(tpath)
+            };
+            let sample = match scope {
+                Scope::Project => "a sample project",
+                Scope::Plugin => "a sample plugin",
+            };
+            self.errors.push(ConfigError {
+                file,
+                line: None,
+                col: None,
+                key: Some(format!("{table}.files.\"{path}\"")),
+                message: format!("invalid workflow (rendered for {sample}): {why}"),
+            });
+        }
+    }
+}
+
 const ORG_NOT_TEMPLATED: &str = "an org-scoped value is one for the whole fleet: it may not use template syntax ({{ }} or {% %}); keep per-project values at scope \"repo\"";
 const ORG_DISAGREE: &str = "is declared differently in [repo] and [plugin_repo] while one of them is org-scoped; an org secret or variable has one value and scope for the fleet";
 
 fn is_templated(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
+}
+
+fn valid_action_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A workflow step's `uses:`: `owner/repo[/path]@ref`, `docker://image` or `./local/path`.
+fn valid_uses(uses: &str) -> Result<(), String> {
+    if uses.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{uses:?} holds white space; a `uses:` reference is owner/repo@ref"
+        ));
+    }
+    if uses.starts_with("docker://") || uses.starts_with("./") {
+        return Ok(());
+    }
+    let Some((path, reference)) = uses.split_once('@') else {
+        return Err(format!(
+            "{uses:?} has no @ref; write owner/repo@ref, best pinned to a full commit SHA"
+        ));
+    };
+    let mut parts = path.split('/');
+    let owner_repo_ok = matches!((parts.next(), parts.next()), (Some(o), Some(r)) if !o.is_empty() && !r.is_empty());
+    if !owner_repo_ok || reference.is_empty() || reference.contains('@') {
+        return Err(format!(
+            "{uses:?} is not owner/repo[/path]@ref (e.g. actions/checkout@<40-hex commit SHA>)"
+        ));
+    }
+    Ok(())
 }
 
 /// An install id: 1 to 40 lower-case letters, digits and `-` (it must fit in a topic,

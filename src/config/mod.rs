@@ -9,6 +9,7 @@ mod preflight;
 mod schema;
 mod secrets;
 mod templates;
+mod workflows;
 
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
@@ -21,3 +22,4 @@ pub use secrets::{SecretConfig, SecretError, SecretSource, SecretValue};
 pub use templates::{
     NodeCtx, PluginCtx, ProjectCtx, RenderError, RepoCtx, TemplateContext, Templates,
 };
+pub use workflows::{check_workflow, is_workflow_path};

@@ -22,9 +22,14 @@ pub struct RawConfig {
     /// What every project repo holds.
     #[serde(default)]
     pub repo: RepoContents,
-    /// What every plugin repo holds; when absent, plugin repos hold the same as project repos.
+    /// What every plugin repo holds; when absent, plugin repos hold only their mirrored
+    /// plugin files and `[repo]`'s topics (no workflows, variables, secrets or protection).
     #[serde(default)]
     pub plugin_repo: Option<RepoContents>,
+    /// `[actions]`: name → `uses:` reference (`owner/repo@ref`) the workflow templates read as
+    /// `{{ actions.NAME }}`; see [`DEFAULT_ACTIONS`] for the names that always exist.
+    #[serde(default)]
+    pub actions: BTreeMap<String, Spanned<String>>,
     /// How fast fleetsync talks to GitHub.
     #[serde(default)]
     pub pacing: PacingConfig,
@@ -37,6 +42,15 @@ pub struct RawConfig {
     #[serde(default)]
     pub sim: Option<toml::Table>,
 }
+
+/// The actions the shipped workflow templates use, and the reference each has unless
+/// `[actions]` sets another. Moving refs (a branch or a tag) keep the behaviour of earlier
+/// releases; pin them to a full commit SHA in `[actions]`.
+pub const DEFAULT_ACTIONS: &[(&str, &str)] = &[
+    ("checkout", "actions/checkout@v4"),
+    ("gitops", "qcastel/dataiku-gitops-github-action@master"),
+    ("setup_python", "actions/setup-python@v5"),
+];
 
 /// `[daemon]`
 #[derive(Debug, Clone, Deserialize)]

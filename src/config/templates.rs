@@ -160,6 +160,13 @@ impl Templates {
             })
     }
 
+    /// Makes a value readable by every template under `name` (e.g. `actions`); a template
+    /// context's own field of the same name would hide it.
+    pub fn add_global<V: Serialize>(&mut self, name: &'static str, value: &V) {
+        self.env
+            .add_global(name, minijinja::Value::from_serialize(value));
+    }
+
     /// Whether a template of that name exists.
     pub fn has(&self, name: &str) -> bool {
         self.env.get_template(name).is_ok()

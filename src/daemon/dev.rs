@@ -26,6 +26,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../config/templates/release.yml"),
     ),
     (
+        "templates/plugin-check.yml",
+        include_str!("../../config/templates/plugin-check.yml"),
+    ),
+    (
         "templates/tests.py",
         include_str!("../../config/templates/tests.py"),
     ),

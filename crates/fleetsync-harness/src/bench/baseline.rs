@@ -5,7 +5,7 @@
 //! request is charged. Implemented here only, with fleetsync's transport (same pacing and
 //! connection pool), to compare request counts and primary-limit points side by side.
 
-use fleetsync::config::{Config, SecretValue};
+use fleetsync::config::{Config, Scope, SecretValue};
 use fleetsync::github::{GithubAuthSecret, GithubClient, GithubOptions};
 use futures::StreamExt;
 use http::Method;
@@ -18,8 +18,9 @@ struct Read {
 
 const BRANCH: &str = "/repos/{owner}/{repo}/branches/{branch}";
 
-fn reads_of(config: &Config, full_name: &str) -> Vec<Read> {
-    let repo = &config.raw.repo;
+fn reads_of(config: &Config, full_name: &str, scope: Scope) -> Vec<Read> {
+    // A plugin repo holds `[plugin_repo]`'s resources, not `[repo]`'s.
+    let repo = config.contents(scope);
     let read = |route: &'static str, tail: String| Read {
         route,
         path: format!("/repos/{full_name}{tail}"),
@@ -66,12 +67,13 @@ pub struct BaselineRun {
     pub seconds: f64,
 }
 
-/// Reads every resource of `repos` (full names), `concurrency` repos at a time.
+/// Reads every resource of `repos` (full names, with the contents table each follows),
+/// `concurrency` repos at a time.
 pub async fn refresh(
     config: &Config,
     gh_url: &str,
     token: &str,
-    repos: &[String],
+    repos: &[(String, Scope)],
     concurrency: usize,
     max_in_flight: u32,
 ) -> Result<BaselineRun, String> {
@@ -81,9 +83,9 @@ pub async fn refresh(
     // No store: no ETag cache, as in a Terraform refresh.
     let gh = GithubClient::new(opts, None).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let per_repo = futures::stream::iter(repos.iter().map(|r| {
+    let per_repo = futures::stream::iter(repos.iter().map(|(r, scope)| {
         let gh = gh.clone();
-        let reads = reads_of(config, r);
+        let reads = reads_of(config, r, *scope);
         async move {
             let mut ok = 0u64;
             let mut failed = 0u64;

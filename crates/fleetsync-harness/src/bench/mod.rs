@@ -315,12 +315,31 @@ async fn scenarios(
     progress(quiet, "3/5 baseline: per-resource refresh");
     let config = fleet.config()?;
     let names = fleet.gh.handle.repo_names();
+    let plugin_repos: std::collections::BTreeSet<String> = fleet
+        .store()?
+        .list_repos()
+        .map_err(|e| format!("reading the repos of the state file: {e}"))?
+        .into_iter()
+        .filter(|r| r.source_kind == "plugin")
+        .map(|r| r.name)
+        .collect();
+    let scoped: Vec<(String, fleetsync::config::Scope)> = names
+        .iter()
+        .map(|n| {
+            let scope = if plugin_repos.contains(n) {
+                fleetsync::config::Scope::Plugin
+            } else {
+                fleetsync::config::Scope::Project
+            };
+            (n.clone(), scope)
+        })
+        .collect();
     fleet.gh.handle.reset_counters();
     let base = baseline::refresh(
         &config,
         &fleet.gh.url,
         SECRETS.gh_token,
-        &names,
+        &scoped,
         pacing.concurrency as usize,
         pacing.max_in_flight,
     )
