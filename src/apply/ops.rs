@@ -169,6 +169,7 @@ async fn github_op(
         | Op::PutProtection { .. } => repo_op(gh, owner, name, op).await,
         Op::CreateBranch { .. }
         | Op::PutFile { .. }
+        | Op::DeleteFile { .. }
         | Op::CommitFiles { .. }
         | Op::ProposeFiles { .. } => content_op(gh, owner, name, op, head).await,
         Op::CreateVariable { .. }
@@ -263,6 +264,16 @@ async fn content_op(
                 *head = Some(commit);
             }
             Ok(())
+        }
+        Op::DeleteFile { path, sha, branch } => {
+            match gh.delete_file(owner, name, path, sha, branch).await {
+                Ok(Some(commit)) => {
+                    *head = Some(commit);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => tolerate_gone(Err(e)),
+            }
         }
         Op::CommitFiles {
             branch,

@@ -345,6 +345,7 @@ pub fn build_one(
         org_secrets,
         retired_secrets: Default::default(),
         retired_variables: Default::default(),
+        removed: Default::default(),
         protection,
         mirror,
         dss_link,

@@ -12,5 +12,6 @@ pub use build::{build_one, names, repo_name, DesireError, SpecError};
 pub use org::{build_org, OrgSpec, OrgSpecError};
 pub use protection::ProtectionSpec;
 pub use spec::{
-    fingerprint, proposal_branch, DssLink, FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject,
+    fingerprint, proposal_branch, DssLink, FileSpec, Removed, RepoSpec, SecretSpec, SourceKind,
+    SourceObject,
 };

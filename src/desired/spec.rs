@@ -112,6 +112,11 @@ pub struct RepoSpec {
     pub retired_secrets: std::collections::BTreeSet<String>,
     /// The same for variables.
     pub retired_variables: std::collections::BTreeSet<String>,
+    /// Files, variables and secrets fleetsync wrote to this repo that the config no longer
+    /// asks for (set by the converge pass from what fleetsync last applied; empty from
+    /// [`crate::desired::build_one`]). Each is deleted when GitHub still holds it exactly as
+    /// fleetsync wrote it, and otherwise left in place (the plan says so).
+    pub removed: Removed,
     pub protection: BTreeMap<String, ProtectionSpec>,
     /// A dev plugin's files, mirrored into the repo as one commit when they change.
     pub mirror: BTreeMap<String, FileSpec>,
@@ -144,6 +149,35 @@ impl RepoSpec {
             .collect();
     }
 
+    /// Notes what fleetsync wrote (`addresses`: the repo's last-applied records) that this
+    /// spec no longer has: files (neither managed nor mirrored now), variables and secrets
+    /// (neither repo-level nor org-scoped now). Branches and protection are never removed.
+    pub fn note_removed<'a>(&mut self, addresses: impl IntoIterator<Item = &'a str>) {
+        let full = self.full_name();
+        let (file, var, sec) = (
+            format!("file:{full}/"),
+            format!("variable:{full}/"),
+            format!("secret:{full}/"),
+        );
+        let mut removed = Removed::default();
+        for a in addresses {
+            if let Some(p) = a.strip_prefix(&file) {
+                if !self.files.contains_key(p) && !self.mirror.contains_key(p) {
+                    removed.files.insert(p.to_string());
+                }
+            } else if let Some(n) = a.strip_prefix(&var) {
+                if !self.variables.contains_key(n) && !self.org_variables.contains(n) {
+                    removed.variables.insert(n.to_string());
+                }
+            } else if let Some(n) = a.strip_prefix(&sec) {
+                if !self.secrets.contains_key(n) && !self.org_secrets.contains(n) {
+                    removed.secrets.insert(n.to_string());
+                }
+            }
+        }
+        self.removed = removed;
+    }
+
     /// Whether changes to `branch` must go through a reviewed pull request (its protection
     /// requires reviews), rather than a direct commit.
     pub fn needs_review(&self, branch: &str) -> bool {
@@ -155,6 +189,24 @@ impl RepoSpec {
     /// Whether the repo is made from the DSS project's history (see [`DssLink::history_first`]).
     pub fn history_first(&self) -> bool {
         self.dss_link.as_ref().is_some_and(DssLink::history_first)
+    }
+}
+
+/// What fleetsync wrote to a repo and the config no longer asks for (see
+/// [`RepoSpec::note_removed`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Paths on the default branch.
+    pub files: std::collections::BTreeSet<String>,
+    /// Actions variable names.
+    pub variables: std::collections::BTreeSet<String>,
+    /// Actions secret names.
+    pub secrets: std::collections::BTreeSet<String>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.variables.is_empty() && self.secrets.is_empty()
     }
 }
 

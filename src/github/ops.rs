@@ -377,6 +377,35 @@ impl GithubClient {
         })
     }
 
+    /// `DELETE /repos/{owner}/{repo}/contents/{path}`: one commit removing the file, which
+    /// must still have the blob `sha` (GitHub answers 409 otherwise). Returns the commit.
+    pub async fn delete_file(
+        &self,
+        owner: &str,
+        repo: &str,
+        file: &str,
+        sha: &str,
+        branch: &str,
+    ) -> Result<Option<String>, GhError> {
+        let path = format!(
+            "/repos/{}/{}/contents/{}",
+            seg(owner),
+            seg(repo),
+            path_segs(file)
+        );
+        let body = json!({
+            "message": format!("fleetsync: remove {file} (no longer in the config)"),
+            "sha": sha,
+            "branch": branch,
+            "committer": {"name": "fleetsync", "email": "fleetsync@users.noreply.github.com"},
+        });
+        let r = self
+            .request(Method::DELETE, routes::CONTENTS, &path, Some(&body), false)
+            .await?;
+        let fc: wire::FileCommit = decode(&r, "DELETE", &path)?;
+        Ok(fc.commit.map(|c| c.sha))
+    }
+
     pub(super) async fn list_pages<T: DeserializeOwned, I>(
         &self,
         route: &'static str,

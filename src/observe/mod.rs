@@ -107,7 +107,10 @@ pub async fn observe_from(
             .map(|e| (e.path, e.sha))
             .collect()
     });
-    if !spec.secrets.is_empty() || !spec.retired_secrets.is_empty() {
+    if !spec.secrets.is_empty()
+        || !spec.retired_secrets.is_empty()
+        || !spec.removed.secrets.is_empty()
+    {
         obs.secrets = gh
             .list_secrets(owner, name)
             .await?
@@ -115,7 +118,10 @@ pub async fn observe_from(
             .map(|s| (s.name.to_ascii_uppercase(), s.updated_at))
             .collect();
     }
-    if !spec.variables.is_empty() || !spec.retired_variables.is_empty() {
+    if !spec.variables.is_empty()
+        || !spec.retired_variables.is_empty()
+        || !spec.removed.variables.is_empty()
+    {
         obs.variables = gh
             .list_variables(owner, name)
             .await?

@@ -56,6 +56,9 @@ pub enum Reason {
     SecretUnverified,
     /// The name is org-scoped now: the repo's own copy would hide the org's value.
     MovedToOrg,
+    /// fleetsync wrote it, the config no longer asks for it, and GitHub still holds it as
+    /// written.
+    RemovedFromConfig,
     /// The project or plugin is gone from DSS.
     ProjectGone { since: String },
     /// The project came back, its repo is archived (by fleetsync, for the removal).
@@ -77,6 +80,9 @@ impl Reason {
             Reason::SecretUnverified => "not written by fleetsync before".into(),
             Reason::MovedToOrg => {
                 "org-scoped now; the repo's own copy would hide the org's value".into()
+            }
+            Reason::RemovedFromConfig => {
+                "no longer in the config; fleetsync wrote it and GitHub holds it as written".into()
             }
             Reason::ProjectGone { since } => format!("project gone since {since}"),
             Reason::ProjectBack => "project is back; fleetsync archived the repo".into(),
@@ -193,6 +199,14 @@ pub enum Op {
         branch: String,
         #[serde(skip)]
         message: String,
+    },
+    /// Delete a file fleetsync wrote that the config no longer names (it must still hold
+    /// the blob fleetsync wrote, `sha`).
+    DeleteFile {
+        path: String,
+        sha: String,
+        #[serde(skip)]
+        branch: String,
     },
     /// Delete a repo's own copy of a secret that is org-scoped now.
     DeleteSecret {

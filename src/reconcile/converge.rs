@@ -292,6 +292,7 @@ impl Engine {
             last.by_address
                 .contains_key(&format!("{kind}:{asked}/{name}"))
         });
+        spec.note_removed(last.by_address.keys().map(String::as_str));
         let settled = plan::settled_branches(&spec, &last);
         let observe_failed = |e: crate::github::GhError| {
             Failure::new(Stage::Observe, e.cause(), format!("could not observe: {e}"))
@@ -450,6 +451,29 @@ impl Engine {
             for n in names {
                 let addr = format!("{kind}:{full}/{n}");
                 if !present(n) || deleted(&addr) {
+                    gone.push(addr);
+                }
+            }
+        }
+        // What the config no longer asks for: fleetsync stops keeping it once it is gone from
+        // GitHub (deleted now, or not there) or was left in place as edited by someone else;
+        // a delete that failed keeps its record, and is planned again next run.
+        let failed = |addr: &str| {
+            result.is_some_and(|r| {
+                r.results
+                    .iter()
+                    .any(|s| s.step.address == *addr && s.outcome != crate::apply::Outcome::Ok)
+            })
+        };
+        let removed = &spec.removed;
+        for (kind, names) in [
+            ("file", &removed.files),
+            ("variable", &removed.variables),
+            ("secret", &removed.secrets),
+        ] {
+            for n in names {
+                let addr = format!("{kind}:{full}/{n}");
+                if !failed(&addr) {
                     gone.push(addr);
                 }
             }

@@ -130,6 +130,7 @@ pub(super) fn diff_pull(b: &mut Builder<'_>, d: &DiffInput<'_>) {
     let default_branch = &d.spec.default_branch;
     let commits_on_branch = b.plan.steps.iter().any(|s| match &s.op {
         Op::PutFile { branch, .. } => branch == default_branch,
+        Op::DeleteFile { branch, .. } => branch == default_branch,
         Op::MirrorFiles { branch, .. } => branch == default_branch,
         _ => false,
     });

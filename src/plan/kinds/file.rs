@@ -6,7 +6,7 @@ use crate::desired::{FileSpec, RepoSpec};
 use crate::plan::address::{Address, Kind};
 use crate::plan::builder::{short, Builder, Difference};
 use crate::plan::change::{file_diff, Change};
-use crate::plan::step::{Action, Content, Op};
+use crate::plan::step::{Action, Content, Op, Reason};
 use std::sync::Arc;
 
 pub(super) fn desired(spec: &RepoSpec, full: &str) -> Vec<DesiredResource> {
@@ -27,7 +27,52 @@ fn put(spec: &RepoSpec, path: &str, f: &FileSpec, sha: Option<String>) -> Op {
     }
 }
 
+/// Files fleetsync wrote and the config no longer names: deleted when the default branch
+/// still holds the blob fleetsync wrote, left in place (and said so) when it was edited since
+/// or when that branch takes changes only by reviewed pull request.
+fn removed(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    let Some(files) = d.obs.files.as_ref().filter(|_| !d.new_repo) else {
+        return;
+    };
+    for path in &d.spec.removed.files {
+        let Some(sha) = files.get(path) else { continue };
+        let addr = Address::item(Kind::File, &d.full, path);
+        if b.last.fp(&addr) != Some(sha.as_str()) {
+            let what = format!(
+                "no longer in the config, but edited on GitHub since fleetsync wrote it (blob {}): left in place",
+                short(sha)
+            );
+            b.report_only(addr, what);
+        } else if d.spec.needs_review(&d.spec.default_branch) {
+            let what = format!(
+                "no longer in the config; {} takes changes by reviewed pull request only: left in place",
+                d.spec.default_branch
+            );
+            b.report_only(addr, what);
+        } else {
+            let op = Op::DeleteFile {
+                path: path.clone(),
+                sha: sha.clone(),
+                branch: d.spec.default_branch.clone(),
+            };
+            let detail = format!("blob {}", short(sha));
+            b.push(
+                Action::Delete,
+                addr.clone(),
+                Reason::RemovedFromConfig,
+                op,
+                detail,
+            );
+            b.change(
+                &addr,
+                Change::field("blob", Some(serde_json::json!(sha)), None),
+            );
+        }
+    }
+}
+
 pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
+    removed(b, d);
     for (path, f) in &d.spec.files {
         let addr = Address::item(Kind::File, &d.full, path);
         let current = if d.new_repo {

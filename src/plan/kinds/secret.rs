@@ -64,6 +64,33 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
             b.change(&addr, Change::secret(SecretChangeKind::Deleted, None, seen));
         }
     }
+    for name in &d.spec.removed.secrets {
+        let Some(updated) = d.obs.secrets.get(name).filter(|_| !d.new_repo) else {
+            continue;
+        };
+        let addr = Address::item(Kind::Secret, &d.full, name);
+        // GitHub never shows a secret's value: as written means not updated after the write.
+        match b.last.remote_updated(&addr) {
+            Some(seen) if *updated <= seen => {
+                let op = Op::DeleteSecret { name: name.clone() };
+                b.push(
+                    Action::Delete,
+                    addr.clone(),
+                    Reason::RemovedFromConfig,
+                    op,
+                    String::new(),
+                );
+                b.change(
+                    &addr,
+                    Change::secret(SecretChangeKind::Deleted, None, Some(stamp(updated))),
+                );
+            }
+            _ => {
+                let what = "no longer in the config, but set on GitHub since fleetsync wrote it (or not known to be fleetsync's value): left in place";
+                b.report_only(addr, what.into());
+            }
+        }
+    }
     for (name, s) in &d.spec.secrets {
         let addr = Address::item(Kind::Secret, &d.full, name);
         let op = Op::PutSecret {

@@ -73,6 +73,7 @@ fn spec() -> RepoSpec {
         org_secrets: Default::default(),
         retired_secrets: Default::default(),
         retired_variables: Default::default(),
+        removed: Default::default(),
         protection: [("prod".to_string(), protection(1))].into(),
         mirror: Default::default(),
         dss_link: Some(DssLink {

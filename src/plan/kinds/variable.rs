@@ -31,6 +31,26 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &DiffInput<'_>) {
             b.change(&addr, Change::field("value", before, None));
         }
     }
+    for name in &d.spec.removed.variables {
+        let Some(value) = d.obs.variables.get(name).filter(|_| !d.new_repo) else {
+            continue;
+        };
+        let addr = Address::item(Kind::Variable, &d.full, name);
+        if b.last.fp(&addr) == Some(fingerprint(value).as_str()) {
+            let op = Op::DeleteVariable { name: name.clone() };
+            b.push(
+                Action::Delete,
+                addr.clone(),
+                Reason::RemovedFromConfig,
+                op,
+                String::new(),
+            );
+            b.change(&addr, Change::field("value", Some(json!(value)), None));
+        } else {
+            let what = "no longer in the config, but changed on GitHub since fleetsync wrote it: left in place";
+            b.report_only(addr, what.into());
+        }
+    }
     for (name, value) in &d.spec.variables {
         let addr = Address::item(Kind::Variable, &d.full, name);
         let current = d.obs.variables.get(name).filter(|_| !d.new_repo);
