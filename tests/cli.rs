@@ -248,3 +248,96 @@ async fn reconcile_now_by_repo_with_a_timeout_and_a_token_hint() {
         assert!(err.contains(way), "{way} not in: {err}");
     }
 }
+
+/// The simulator's requests since the last reset that were not reads.
+fn writes(f: &Fleet) -> Vec<String> {
+    f.gh.handle
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_and_resume_last_across_a_restart_and_stop_every_write() {
+    let (f, d, addr) = started_fleet(3, "").await;
+    let config = f.config_path.display().to_string();
+    let repos = f.wanted_project_repos();
+    let (a, b) = (repos[0].clone(), repos[1].clone());
+    let var = "DATAIKU_PROJECT_KEY";
+    let good_a = f.gh.handle.repo(&a).unwrap().variables[var].clone();
+
+    // The whole fleet: shown in status and the metric; a run is refused, nothing written.
+    let text = ok(&addr, &["suspend", "--config", &config]);
+    assert!(text.starts_with("suspended the fleet"), "{text}");
+    assert!(ok(&addr, &["status"]).contains("SUSPENDED since 20"));
+    f.gh.handle.reset_counters();
+    assert!(f.gh.handle.set_variable(&a, var, "HACKED"));
+    let o = fleetctl(&["reconcile", "--now", "--config", &config]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("HTTP 409"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("suspended"), "{}", stderr(&o));
+
+    // It lasts across a restart of fleetd.
+    d.kill();
+    let d = daemon(&f, "fleetd-2").await;
+    let status: Value = serde_json::from_str(&ok(&addr, &["status", "-o", "json"])).unwrap();
+    assert!(status["suspended"]["fleet"].is_string(), "{status}");
+    let metrics = d.get("/metrics").await.unwrap();
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("fleet_suspended{repo=\"\"} 1"),
+        "{metrics}"
+    );
+    let o = fleetctl(&["reconcile", "--now", "--config", &config]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(writes(&f), Vec::<String>::new());
+    assert_eq!(f.gh.handle.repo(&a).unwrap().variables[var], "HACKED");
+
+    // One repo only: the others are reconciled, that one is not even read.
+    ok(&addr, &["suspend", "--repo", &a, "--config", &config]);
+    let text = ok(&addr, &["resume", "--config", &config]);
+    assert!(text.starts_with("resumed the fleet"), "{text}");
+    assert!(
+        text.contains(&format!("suspended repos (no GitHub writes): {a}")),
+        "{text}"
+    );
+    assert!(f.gh.handle.set_variable(&b, var, "HACKED"));
+    f.gh.handle.reset_counters();
+    let out = ok(&addr, &["reconcile", "--now", "--config", &config]);
+    assert!(out.contains("succeeded"), "{out}");
+    assert_ne!(f.gh.handle.repo(&b).unwrap().variables[var], "HACKED");
+    assert_eq!(f.gh.handle.repo(&a).unwrap().variables[var], "HACKED");
+    let touched_a: Vec<String> =
+        f.gh.handle
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.path.contains(&format!("/repos/{a}/")) || r.path.ends_with(&format!("/repos/{a}"))
+            })
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+    assert_eq!(touched_a, Vec::<String>::new());
+    let metrics = d.get("/metrics").await.unwrap();
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("fleet_suspended{repo=\"\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("fleet_suspended{{repo=\"{a}\"}} 1")),
+        "{metrics}"
+    );
+
+    // Resumed (by its bare name): the next run repairs it.
+    let bare = a.rsplit_once('/').unwrap().1;
+    ok(&addr, &["resume", "--repo", bare, "--config", &config]);
+    ok(&addr, &["reconcile", "--now", "--config", &config]);
+    assert_eq!(f.gh.handle.repo(&a).unwrap().variables[var], good_a);
+    let status: Value = serde_json::from_str(&ok(&addr, &["status", "-o", "json"])).unwrap();
+    assert_eq!(
+        status["suspended"],
+        serde_json::json!({"fleet": null, "repos": {}})
+    );
+}

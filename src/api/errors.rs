@@ -39,6 +39,14 @@ impl ApiError {
         }
     }
 
+    /// 409: the request conflicts with the daemon's state (e.g. the fleet is suspended).
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: msg.into(),
+        }
+    }
+
     /// 500 with a message.
     pub fn internal(msg: impl Into<String>) -> Self {
         ApiError {

@@ -5,6 +5,7 @@
 mod errors;
 mod repos;
 mod routes;
+mod suspend;
 
 pub use errors::ApiError;
 pub use routes::{router, Health};

@@ -80,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/drift", get(drift))
         .route("/api/v1/reconcile", post(reconcile))
         .route("/api/v1/plan", post(plan))
+        .route("/api/v1/suspend", post(suspend))
+        .route("/api/v1/resume", post(resume))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(TimeoutLayer::with_status_code(
@@ -166,6 +168,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         "last_successful_run": last_success,
         "tombstones": s.store().list_tombstones()?,
         "pending_removals": pending,
+        "suspended": s.store().suspension()?,
         "config": s.config_status(),
     })))
 }
@@ -294,6 +297,11 @@ async fn reconcile(
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers)?;
     let projects = body_projects(&s, &body)?;
+    if let Some(since) = s.store().suspension()?.fleet {
+        return Err(ApiError::conflict(format!(
+            "the fleet is suspended since {since}: no run is queued until `fleetctl resume`"
+        )));
+    }
     let store = s.store().clone();
     let accepted = s
         .control()
@@ -330,4 +338,22 @@ async fn plan(
             ApiError::internal(msg)
         }
     })
+}
+
+async fn suspend(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers)?;
+    super::suspend::suspend(&s, super::suspend::body(&body)?).map(Json)
+}
+
+async fn resume(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&s, &headers)?;
+    super::suspend::resume(&s, super::suspend::body(&body)?).map(Json)
 }

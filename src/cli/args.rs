@@ -81,6 +81,23 @@ pub enum Command {
     /// Runs a reconcile: asks fleetd for one now (`--now`, the default) and follows it, or
     /// runs one in this process (`--local`).
     Reconcile(ReconcileArgs),
+    /// Stops fleetd writing to GitHub, for the whole fleet or one repo, until `resume`
+    /// (kept in the state file, so it lasts across restarts).
+    Suspend {
+        /// Only this repo (`owner/name` or the bare name).
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// Lets fleetd write again: the fleet-wide suspension, or one repo's.
+    Resume {
+        /// Only this repo's suspension.
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
     /// Shows what a reconcile would change, without changing anything.
     Plan(PlanArgs),
     /// Takes over repos that exist without this install's ownership marker: shows the plan,

@@ -44,6 +44,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Runs { id, limit, daemon } => {
             remote::show(View::Runs { id, limit }, &daemon, out).await
         }
+        Command::Suspend { repo, daemon } => remote::suspend(true, repo, &daemon, out).await,
+        Command::Resume { repo, daemon } => remote::suspend(false, repo, &daemon, out).await,
         Command::Reconcile(args) if args.local => local::reconcile(&args, out).await,
         Command::Reconcile(args) => remote::reconcile_now(&args, out).await,
         Command::Plan(args) if args.remote => remote::plan(&args, out).await,

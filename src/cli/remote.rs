@@ -120,6 +120,35 @@ pub async fn show(view: View, daemon: &DaemonArgs, output: Output) -> ExitCode {
     }
 }
 
+/// `fleetctl suspend` (`on`) / `resume` [--repo R].
+pub async fn suspend(
+    on: bool,
+    repo: Option<String>,
+    daemon: &DaemonArgs,
+    output: Output,
+) -> ExitCode {
+    let t = match target(daemon) {
+        Ok(t) => t,
+        Err(e) => return out::error(output, EXIT_USAGE, e),
+    };
+    let path = if on {
+        "/api/v1/suspend"
+    } else {
+        "/api/v1/resume"
+    };
+    let body = match &repo {
+        Some(r) => json!({ "repo": r }),
+        None => json!({}),
+    };
+    match t.post(path, &body).await {
+        Ok(v) => {
+            out::print(output, &v, |v, _| views::suspension_text(on, v));
+            ExitCode::SUCCESS
+        }
+        Err(e) => out::error(output, 1, e),
+    }
+}
+
 /// `fleetctl reconcile --now`: queues a run and (unless `--no-wait`) follows it to its end,
 /// at most `--timeout` long.
 pub async fn reconcile_now(args: &ReconcileArgs, output: Output) -> ExitCode {

@@ -337,19 +337,38 @@ fn node_counts(n: &Value) -> String {
     }
 }
 
+/// Text for `fleetctl suspend` / `resume`.
+pub fn suspension_text(suspended: bool, v: &Value) -> String {
+    let what = s(v, "/what");
+    let changed = v["changed"].as_bool() == Some(true);
+    let mut out = match (suspended, changed) {
+        (true, _) => format!(
+            "suspended {what}: fleetd writes nothing to it on GitHub until `fleetctl resume`\n"
+        ),
+        (false, true) => format!("resumed {what}: the next run reconciles it\n"),
+        (false, false) => format!("{what} was not suspended\n"),
+    };
+    out.push_str(&suspension_line(
+        &serde_json::json!({"suspended": v["suspended"]}),
+    ));
+    out
+}
+
 fn suspension_line(v: &Value) -> String {
     let Some(sp) = v.get("suspended").filter(|x| !x.is_null()) else {
         return String::new();
     };
     let mut out = String::new();
-    if sp.get("fleet").and_then(|f| f.as_bool()) == Some(true) {
-        out.push_str("SUSPENDED: no GitHub writes (fleetctl resume)\n");
+    if let Some(since) = sp.get("fleet").and_then(|f| f.as_str()) {
+        out.push_str(&format!(
+            "SUSPENDED since {since}: no GitHub writes (fleetctl resume)\n"
+        ));
     }
-    let repos: Vec<&str> = sp["repos"]
-        .as_array()
+    let repos: Vec<String> = sp["repos"]
+        .as_object()
         .into_iter()
         .flatten()
-        .filter_map(|r| r.as_str())
+        .map(|(r, since)| format!("{r} (since {})", since.as_str().unwrap_or("-")))
         .collect();
     if !repos.is_empty() {
         out.push_str(&format!(

@@ -185,6 +185,17 @@ pub fn prune(state: &AppState) {
 
 /// Queues a run, reserving its id in the store.
 pub fn enqueue(control: &RunControl, store: &Store, trigger: Trigger) {
+    match store.suspension() {
+        Ok(s) if s.fleet.is_some() => {
+            tracing::info!(trigger = %trigger.source, "the fleet is suspended: run not queued (fleetctl resume)");
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, trigger = %trigger.source, "run not queued: cannot read whether the fleet is suspended");
+            return;
+        }
+    }
     let res = control.request(trigger, |t| {
         let p = (!t.projects.is_empty()).then(|| t.projects.join(","));
         store.queue_run(&t.source, p.as_deref(), false)

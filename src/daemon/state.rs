@@ -122,6 +122,12 @@ impl AppState {
     /// The daemon's state around a first loaded config.
     pub fn new(loaded: Loaded, store: Store, metrics: Arc<Metrics>, health: Arc<Health>) -> Self {
         metrics.config_loaded(&loaded.config.hash, loaded.loaded_at);
+        match store.suspension() {
+            Ok(s) => metrics.suspension(&s),
+            Err(e) => {
+                tracing::warn!(error = %e, "suspension gauge not set: the state file cannot be read")
+            }
+        }
         loaded.engine.update_repo_metrics();
         AppState {
             inner: Arc::new(Inner {

@@ -25,6 +25,9 @@ pub struct Metrics {
     /// `fleet_repo_removal_due_timestamp_seconds{repo, action}`: when the grace period of a
     /// repo whose source is gone ends.
     pub removal_due: IntGaugeVec,
+    /// `fleet_suspended{repo}`: 1 while `fleetctl suspend` holds the fleet (`repo=""`) or a
+    /// repo; no GitHub writes for it then.
+    pub suspended: IntGaugeVec,
     /// Drift events by resource kind.
     pub drift_events: IntCounterVec,
     /// Reconcile runs by trigger and outcome.
@@ -213,6 +216,12 @@ impl Metrics {
                 "Repos whose DSS project or plugin is gone: when the grace period ends and the deletion policy's action (archive, delete, orphan) falls due.",
                 &["repo", "action"],
             )?,
+            suspended: gauge_vec(
+                &r,
+                "fleet_suspended",
+                "1 while fleetctl suspend holds the whole fleet (repo=\"\") or one repo: no GitHub writes for it.",
+                &["repo"],
+            )?,
             drift_events: counter(
                 &r,
                 "fleet_drift_events_total",
@@ -302,6 +311,18 @@ impl Metrics {
         self.config_info.with_label_values(&[hash]).set(1);
         self.config_loaded
             .set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Shows what is suspended: the fleet (`repo=""`, always present, 0 or 1) and each
+    /// suspended repo.
+    pub fn suspension(&self, s: &crate::store::Suspension) {
+        self.suspended.reset();
+        self.suspended
+            .with_label_values(&[""])
+            .set(i64::from(s.fleet.is_some()));
+        for repo in s.repos.keys() {
+            self.suspended.with_label_values(&[repo.as_str()]).set(1);
+        }
     }
 
     /// Records the outcome of a reload.

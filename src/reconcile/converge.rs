@@ -32,6 +32,8 @@ pub struct PassContext<'a> {
     pub store_fault: Mutex<Option<RunError>>,
     /// The repos that read org-scoped secrets or variables, for the fleet-level phase.
     pub org_members: super::org::OrgMembers,
+    /// Repos `fleetctl suspend --repo` took out of the runs (a real run leaves them alone).
+    pub suspension: &'a crate::store::Suspension,
 }
 
 impl PassContext<'_> {
@@ -95,6 +97,18 @@ impl RepoOutcome {
         RepoOutcome {
             retry: None,
             plan: Some(plan),
+            result: None,
+            error: None,
+            conflict: None,
+            interrupted: false,
+        }
+    }
+
+    /// A suspended repo: not observed, planned or written.
+    fn suspended() -> Self {
+        RepoOutcome {
+            retry: None,
+            plan: None,
             result: None,
             error: None,
             conflict: None,
@@ -287,6 +301,12 @@ impl Engine {
         let mut spec = desired::build_one(&self.config, src, ctx.fp_key)
             .map_err(|e| Failure::new(Stage::Desire, e.cause(), e.to_string()))?;
         let asked = spec.full_name();
+        if !ctx.dry_run && ctx.suspension.holds(&asked) {
+            // Still a member of the org-scoped items it reads: the org phase keeps its access.
+            ctx.org_members.add(&spec);
+            tracing::info!(repo = %asked, "suspended: left alone (fleetctl resume --repo)");
+            return Ok(RepoOutcome::suspended());
+        }
         let last = self.last_or_fail(&asked, ctx).await?;
         spec.retire_copies(|kind, name| {
             last.by_address

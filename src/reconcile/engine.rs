@@ -266,6 +266,14 @@ impl Engine {
         plan: &mut Plan,
     ) -> Result<RunFacts, RunError> {
         let mut state = self.load_state()?;
+        if let (false, Some(since)) = (opts.dry_run, &state.suspension.fleet) {
+            return Err(RunError::Suspended(since.clone()));
+        }
+        for (repo, since) in &state.suspension.repos {
+            plan.notices.push(format!(
+                "{repo} is suspended since {since}: a run leaves it alone (`fleetctl resume --repo {repo}`)"
+            ));
+        }
         let found = self.discover(opts.dry_run, &opts.projects, &state).await?;
         plan.unknown_nodes = found.unknown;
         let own = self.ownership(&opts.adopt);
@@ -337,6 +345,7 @@ impl Engine {
             cancel: opts.cancel.clone(),
             store_fault: Mutex::new(None),
             org_members: Default::default(),
+            suspension: &loaded.state.suspension,
         };
         let passes = self
             .converge_passes(opts, &ctx, progress, sources, plan)

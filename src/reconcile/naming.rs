@@ -6,7 +6,7 @@ use super::engine::Engine;
 use super::status::RunError;
 use crate::desired::{self, SourceObject};
 use crate::plan::{Blocked, RepoError, Stage};
-use crate::store::{RepoRecord, Tombstone};
+use crate::store::{RepoRecord, Suspension, Tombstone};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the store holds that the run's decisions depend on.
@@ -17,6 +17,8 @@ pub struct RunState {
     pub tombstones: BTreeMap<String, Tombstone>,
     /// Repos renamed on GitHub: the name fleetsync renders (lower case) → the name now.
     pub former_names: BTreeMap<String, String>,
+    /// What `fleetctl suspend` took out of the runs' writes.
+    pub suspension: Suspension,
 }
 
 /// The sources with their repo names, and what naming found.
@@ -57,10 +59,15 @@ impl Engine {
             .store
             .former_names()
             .map_err(|e| RunError::store("listing the renamed repos", e))?;
+        let suspension = self
+            .store
+            .suspension()
+            .map_err(|e| RunError::store("reading what is suspended", e))?;
         Ok(RunState {
             managed,
             tombstones,
             former_names,
+            suspension,
         })
     }
 

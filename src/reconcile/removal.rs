@@ -73,8 +73,18 @@ impl Engine {
             }
             self.observer.guard_blocks(&g.block_reasons);
         }
-        let allowed = g
+        let mut blocked = g.blocked;
+        let (held, removals): (Vec<_>, Vec<_>) = g
             .removals
+            .into_iter()
+            .partition(|(repo, _)| view.state.suspension.holds(repo));
+        for (repo, _) in held {
+            blocked.push(Blocked {
+                repo,
+                reason: "its source is gone, but the repo is suspended; nothing is removed until `fleetctl resume --repo`".into(),
+            });
+        }
+        let allowed = removals
             .into_iter()
             .filter_map(|(repo, step)| {
                 let record = managed.iter().find(|r| r.name == repo)?.clone();
@@ -90,10 +100,7 @@ impl Engine {
                 Some(Removal { record, plan })
             })
             .collect();
-        Ok(Removals {
-            allowed,
-            blocked: g.blocked,
-        })
+        Ok(Removals { allowed, blocked })
     }
 
     /// Applies the allowed removals; stops at a cancel. Each repo's marker is read on

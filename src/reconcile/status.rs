@@ -79,6 +79,11 @@ pub enum RunError {
     /// The run was limited to keys that match no project or plugin (nothing was done).
     #[error("{0}")]
     UnknownProjects(String),
+    /// The fleet is suspended (`fleetctl suspend`): the run wrote nothing.
+    #[error(
+        "the fleet is suspended since {0}: nothing is written to GitHub until `fleetctl resume`"
+    )]
+    Suspended(String),
 }
 
 impl RunError {
@@ -97,6 +102,7 @@ impl RunError {
             RunError::AllDiscoveryUnknown(_) => "discovery",
             RunError::UnknownProjects(_) => "unknown_project",
             RunError::GitHub { .. } => "github",
+            RunError::Suspended(_) => "suspended",
         }
     }
 }

@@ -10,6 +10,7 @@ mod migrations;
 mod resources;
 mod retention;
 mod runs;
+mod suspend;
 mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
@@ -20,6 +21,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use resources::{RepoRecord, ResourceRecord};
 pub use retention::{Pruned, Retention};
 pub use runs::{RunCounts, RunRecord};
+pub use suspend::Suspension;
 pub use tombstones::Tombstone;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
