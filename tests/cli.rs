@@ -341,3 +341,88 @@ async fn suspend_and_resume_last_across_a_restart_and_stop_every_write() {
         serde_json::json!({"fleet": null, "repos": {}})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_list_what_fleetd_did_and_saw_in_time_order() {
+    let keys_repo = |k: &str| format!("acme/dss-{}", k.to_lowercase());
+    let mut f = Fleet::start(6, 0, roomy_github(), "grace_period = \"0s\"").await;
+    let wanted = f.wanted_project_repos();
+    let keys: Vec<String> = f
+        .dss
+        .handle
+        .project_keys()
+        .into_iter()
+        .filter(|k| wanted.contains(&keys_repo(k)))
+        .collect();
+    let (a, b, c) = (
+        keys_repo(&keys[0]),
+        keys_repo(&keys[1]),
+        keys_repo(&keys[2]),
+    );
+    f.listen_on(free_port());
+    let d = daemon(&f, "fleetd").await;
+    let addr = format!("127.0.0.1:{}", f.listen_port);
+    assert_eq!(run(&d).await.status, "succeeded");
+    // b is protected from now on (a restart on the new config).
+    d.kill();
+    f.github_extra = format!("grace_period = \"0s\"\nprotected_repos = [\"{b}\"]");
+    f.write_config();
+    let d = daemon(&f, "fleetd-2").await;
+    // A hand edit (repaired), a protected repo whose project is gone (blocked), a project
+    // gone with no grace period (archived), then GitHub down (errors).
+    assert!(f
+        .gh
+        .handle
+        .set_variable(&a, "DATAIKU_PROJECT_KEY", "HACKED"));
+    assert!(f.dss.handle.remove_project(&keys[1]));
+    assert!(f.dss.handle.remove_project(&keys[2]));
+    run(&d).await;
+    f.gh.handle.update_settings(|s| s.outage = true);
+    run(&d).await;
+    f.gh.handle.update_settings(|s| s.outage = false);
+
+    let v: Value = serde_json::from_str(&ok(&addr, &["events", "-o", "json"])).unwrap();
+    let events = v["events"].as_array().unwrap();
+    let at: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = at.clone();
+    sorted.sort();
+    assert_eq!(at, sorted, "not time-ordered");
+    let has = |kind: &str, repo: &str, reason: &str| {
+        events.iter().any(|e| {
+            e["kind"] == kind
+                && e["repo"].as_str() == Some(repo)
+                && e["reason"].as_str().is_some_and(|r| r.contains(reason))
+        })
+    };
+    assert!(has("create", &a, ""), "{v}");
+    assert!(has("drift", &a, ""), "{v}");
+    assert!(has("repair", &a, ""), "{v}");
+    assert!(has("guard-blocked", &b, "protected_repos"), "{v}");
+    assert!(has("source-gone", &c, "no longer listed"), "{v}");
+    assert!(has("archive", &c, ""), "{v}");
+    assert!(has("error", &a, "observe"), "{v}");
+    assert!(events.iter().any(|e| e["kind"] == "run"), "{v}");
+
+    // The text: one aligned line per event; --repo (bare name) and --limit.
+    let text = ok(&addr, &["events"]);
+    assert!(text.starts_with("TIME "), "{text}");
+    assert_eq!(text.lines().count(), events.len() + 1);
+    let bare = a.rsplit_once('/').unwrap().1;
+    let mine: Value =
+        serde_json::from_str(&ok(&addr, &["events", "--repo", bare, "-o", "json"])).unwrap();
+    let mine = mine["events"].as_array().unwrap();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|e| e["repo"] == a.as_str()), "{mine:?}");
+    let last3: Value =
+        serde_json::from_str(&ok(&addr, &["events", "--limit", "3", "-o", "json"])).unwrap();
+    assert_eq!(
+        last3["events"].as_array().unwrap().as_slice(),
+        &events[events.len() - 3..]
+    );
+}
+
+async fn run(d: &Fleetd) -> fleetsync_harness::fleetd::DaemonRun {
+    d.run(&[], Duration::from_millis(100), Duration::from_secs(120))
+        .await
+        .unwrap()
+}

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/drift", get(drift))
+        .route("/api/v1/events", get(events))
         .route("/api/v1/reconcile", post(reconcile))
         .route("/api/v1/plan", post(plan))
         .route("/api/v1/suspend", post(suspend))
@@ -235,6 +236,25 @@ async fn drift(
     };
     Ok(Json(
         json!({"drift": s.store().list_drift(repo.as_deref(), limit)?}),
+    ))
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(5000);
+    let owner = s.loaded().config.raw.github.owner.clone();
+    let repo = match q.repo.as_deref() {
+        Some(name) => Some(
+            s.store()
+                .find_repo(name, &owner)?
+                .map_or_else(|| name.to_string(), |r| r.name),
+        ),
+        None => None,
+    };
+    Ok(Json(
+        json!({"events": s.store().list_events(repo.as_deref(), limit)?}),
     ))
 }
 

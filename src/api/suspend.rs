@@ -40,6 +40,12 @@ pub fn suspend(s: &AppState, b: SuspendBody) -> Result<Value, ApiError> {
     s.metrics().suspension(&now);
     let what = repo.clone().unwrap_or_else(|| "the fleet".into());
     tracing::warn!(what = %what, "suspended: no GitHub writes until resumed");
+    s.store().record_event(
+        None,
+        "suspend",
+        repo.as_deref(),
+        &format!("{what} suspended: no GitHub writes until resumed"),
+    )?;
     Ok(json!({"suspended": now, "what": what, "changed": true}))
 }
 
@@ -58,9 +64,11 @@ pub fn resume(s: &AppState, b: SuspendBody) -> Result<Value, ApiError> {
     };
     let (changed, now) = s.store().resume(repo.as_deref())?;
     s.metrics().suspension(&now);
-    let what = repo.unwrap_or_else(|| "the fleet".into());
+    let what = repo.clone().unwrap_or_else(|| "the fleet".into());
     if changed {
         tracing::info!(what = %what, "resumed");
+        s.store()
+            .record_event(None, "resume", repo.as_deref(), &format!("{what} resumed"))?;
     }
     Ok(json!({"suspended": now, "what": what, "changed": changed}))
 }

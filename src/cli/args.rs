@@ -68,6 +68,19 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
+    /// What fleetd did and saw, oldest first: creates, updates, repairs, archives and
+    /// deletes, failed steps, drift, guard blocks, sources gone, repo errors, runs, suspend
+    /// and resume.
+    Events {
+        /// Only this repo's.
+        #[arg(long)]
+        repo: Option<String>,
+        /// The newest this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
     /// Run history (or one run) from fleetd.
     Runs {
         /// One run's details.

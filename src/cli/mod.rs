@@ -41,6 +41,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             limit,
             daemon,
         } => remote::show(View::Drift { repo, limit }, &daemon, out).await,
+        Command::Events {
+            repo,
+            limit,
+            daemon,
+        } => remote::show(View::Events { repo, limit }, &daemon, out).await,
         Command::Runs { id, limit, daemon } => {
             remote::show(View::Runs { id, limit }, &daemon, out).await
         }

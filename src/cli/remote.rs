@@ -73,6 +73,8 @@ pub enum View {
     Repos(Option<String>),
     /// `drift [--repo R] [--limit N]`.
     Drift { repo: Option<String>, limit: u32 },
+    /// `events [--repo R] [--limit N]`.
+    Events { repo: Option<String>, limit: u32 },
     /// `runs [--limit N]` or `runs ID`.
     Runs { id: Option<i64>, limit: u32 },
 }
@@ -94,17 +96,20 @@ fn route(view: &View) -> (String, TextFn) {
         ),
         View::Runs { id: None, limit } => (format!("/api/v1/runs?limit={limit}"), views::runs_text),
         View::Runs { id: Some(id), .. } => (format!("/api/v1/runs/{id}"), views::run_detail_text),
-        View::Drift { repo, limit } => {
-            let mut path = format!("/api/v1/drift?limit={limit}");
-            if let Some(r) = repo {
-                path.push_str(&format!("&repo={}", enc(r)));
-            }
-            (path, views::drift_text)
-        }
+        View::Drift { repo, limit } => (listing("drift", repo, *limit), views::drift_text),
+        View::Events { repo, limit } => (listing("events", repo, *limit), views::events_text),
     }
 }
 
-/// `fleetctl status|repos|drift|runs`.
+fn listing(what: &str, repo: &Option<String>, limit: u32) -> String {
+    let mut path = format!("/api/v1/{what}?limit={limit}");
+    if let Some(r) = repo {
+        path.push_str(&format!("&repo={}", enc(r)));
+    }
+    path
+}
+
+/// `fleetctl status|repos|drift|events|runs`.
 pub async fn show(view: View, daemon: &DaemonArgs, output: Output) -> ExitCode {
     let t = match target(daemon) {
         Ok(t) => t,

@@ -286,6 +286,32 @@ pub fn drift_text(v: &Value, wide: bool) -> String {
     t.render()
 }
 
+/// Text for `fleetctl events`: oldest first, like a log.
+pub fn events_text(v: &Value, wide: bool) -> String {
+    let mut t = if wide {
+        Table::new(&["TIME", "RUN", "KIND", "REPO", "RESOURCE", "REASON"])
+    } else {
+        Table::new(&["TIME", "KIND", "REPO", "REASON"])
+    };
+    for e in v["events"].as_array().into_iter().flatten() {
+        let mut row = vec![s(e, "/at").to_string()];
+        if wide {
+            row.push(num(e, "/run_id"));
+        }
+        row.push(s(e, "/kind").to_string());
+        row.push(s(e, "/repo").to_string());
+        if wide {
+            row.push(s(e, "/address").to_string());
+        }
+        row.push(s(e, "/reason").to_string());
+        t.row(row);
+    }
+    if t.is_empty() {
+        return "no events recorded\n".into();
+    }
+    t.render()
+}
+
 /// Text for `fleetctl status`.
 pub fn status_text(v: &Value, _wide: bool) -> String {
     let mut out = String::new();

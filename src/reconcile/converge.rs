@@ -287,6 +287,13 @@ impl Engine {
                         e,
                     ));
                 }
+                let why = format!("{}: {}", error.stage.as_str(), error.reason);
+                if let Err(e) = self
+                    .store
+                    .record_event(ctx.apply.run_id, "error", Some(full), &why)
+                {
+                    tracing::warn!(repo = %full, error = %e, "cannot record the error event");
+                }
             }
             None => {}
         }

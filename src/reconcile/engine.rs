@@ -301,6 +301,7 @@ impl Engine {
                 known_nodes: &found.known_nodes,
                 known_plugin_nodes: &found.known_plugin_nodes,
                 partial_run: !opts.projects.is_empty(),
+                run_id: opts.run_id,
             },
             opts.dry_run,
         )?;

@@ -35,6 +35,8 @@ pub struct GuardView<'a> {
     pub known_nodes: &'a BTreeSet<String>,
     pub known_plugin_nodes: &'a BTreeSet<String>,
     pub partial_run: bool,
+    /// The run (for the events it records).
+    pub run_id: Option<i64>,
 }
 
 impl Engine {
@@ -72,6 +74,7 @@ impl Engine {
                     .map_err(|e| RunError::store(format!("clearing the tombstone of {repo}"), e))?;
             }
             self.observer.guard_blocks(&g.block_reasons);
+            self.record_guard_events(view, &g);
         }
         let mut blocked = g.blocked;
         let (held, removals): (Vec<_>, Vec<_>) = g
@@ -79,9 +82,18 @@ impl Engine {
             .into_iter()
             .partition(|(repo, _)| view.state.suspension.holds(repo));
         for (repo, _) in held {
+            let reason = "its source is gone, but the repo is suspended; nothing is removed until `fleetctl resume --repo`";
+            if !dry_run {
+                if let Err(e) =
+                    self.store
+                        .record_event(view.run_id, "guard-blocked", Some(&repo), reason)
+                {
+                    tracing::warn!(repo = %repo, error = %e, "cannot record the guard-blocked event");
+                }
+            }
             blocked.push(Blocked {
                 repo,
-                reason: "its source is gone, but the repo is suspended; nothing is removed until `fleetctl resume --repo`".into(),
+                reason: reason.into(),
             });
         }
         let allowed = removals
@@ -101,6 +113,32 @@ impl Engine {
             })
             .collect();
         Ok(Removals { allowed, blocked })
+    }
+
+    /// Events for `fleetctl events`: a source found gone (a new tombstone) and each block
+    /// other than the grace period's wait (that one is the repo's `pending-removal` status).
+    /// An event that cannot be written is logged; the run goes on.
+    fn record_guard_events(&self, view: &GuardView<'_>, g: &crate::guard::GuardOutcome) {
+        let (policy, grace) = self.removal_policy();
+        let action = crate::guard::policy_action(policy);
+        let mut events: Vec<(&str, &str, String)> = Vec::new();
+        for (repo, source, since) in &g.tombstone_add {
+            let why = format!(
+                "{source} is no longer listed (since {since}); {action} after the grace period of {}h",
+                grace.num_hours()
+            );
+            events.push(("source-gone", repo.as_str(), why));
+        }
+        for (b, reason) in g.blocked.iter().zip(&g.block_reasons) {
+            if *reason != "grace_period" {
+                events.push(("guard-blocked", b.repo.as_str(), b.reason.clone()));
+            }
+        }
+        for (kind, repo, why) in events {
+            if let Err(e) = self.store.record_event(view.run_id, kind, Some(repo), &why) {
+                tracing::warn!(repo = %repo, error = %e, "cannot record the {kind} event");
+            }
+        }
     }
 
     /// Applies the allowed removals; stops at a cancel. Each repo's marker is read on

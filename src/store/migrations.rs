@@ -97,6 +97,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE repos ADD COLUMN former_name TEXT;
     CREATE INDEX journal_address ON journal(address);
     "#,
+    // v3: events that are not steps, drift or runs (guard blocks, sources gone, repo
+    // failures, suspend and resume), for `fleetctl events`.
+    r#"
+    CREATE TABLE events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id        INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        at            TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        repo          TEXT,
+        reason        TEXT NOT NULL
+    );
+    CREATE INDEX events_repo ON events(repo);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 
 mod drift;
 mod etag;
+mod events;
 mod journal;
 mod lock;
 mod migrations;
@@ -15,6 +16,7 @@ mod tombstones;
 
 pub use drift::{DriftEvent, NewDriftEvent};
 pub use etag::{CachedResponse, StoreEtagCache};
+pub use events::{repo_of_address, Event};
 pub use journal::{Journal, JournalEntry, JournalState};
 pub use lock::{lock_path, this_command, LockError, StateLock};
 pub use migrations::SCHEMA_VERSION;

@@ -24,6 +24,8 @@ pub struct Pruned {
     pub runs: usize,
     /// Journal rows deleted.
     pub journal: usize,
+    /// Event rows deleted (with the journal's age).
+    pub events: usize,
 }
 
 fn cutoff(age: std::time::Duration) -> String {
@@ -47,6 +49,12 @@ impl Store {
                 params![cutoff(r.journal)],
             )
             .map_err(|e| self.err(e))?;
+        let events = tx
+            .execute(
+                "DELETE FROM events WHERE at < ?1",
+                params![cutoff(r.journal)],
+            )
+            .map_err(|e| self.err(e))?;
         let runs = tx
             .execute(
                 "DELETE FROM runs WHERE started_at < ?1
@@ -58,6 +66,10 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(Pruned { runs, journal })
+        Ok(Pruned {
+            runs,
+            journal,
+            events,
+        })
     }
 }
