@@ -20,7 +20,7 @@ use crate::github::{
 };
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::store::{RunCounts, Store};
+use crate::store::{RunCounts, Store, Suspension};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -218,6 +218,23 @@ impl Engine {
         (gh.deletion_policy, grace)
     }
 
+    /// What is suspended; a suspended fleet ends a real run here, before GitHub is read.
+    fn suspension(&self, opts: &RunOptions, plan: &mut Plan) -> Result<Suspension, RunError> {
+        let s = self
+            .store
+            .suspension()
+            .map_err(|e| RunError::store("reading what is suspended", e))?;
+        if let (false, Some(since)) = (opts.dry_run, &s.fleet) {
+            return Err(RunError::Suspended(since.clone()));
+        }
+        for (repo, since) in &s.repos {
+            plan.notices.push(format!(
+                "{repo} is suspended since {since}: a run leaves it alone (`fleetctl resume --repo {repo}`)"
+            ));
+        }
+        Ok(s)
+    }
+
     /// Runs one reconcile.
     pub async fn run(&self, opts: RunOptions) -> RunReport {
         let started = Instant::now();
@@ -266,16 +283,9 @@ impl Engine {
         plan: &mut Plan,
     ) -> Result<RunFacts, RunError> {
         let mut state = self.load_state()?;
-        if let (false, Some(since)) = (opts.dry_run, &state.suspension.fleet) {
-            return Err(RunError::Suspended(since.clone()));
-        }
-        for (repo, since) in &state.suspension.repos {
-            plan.notices.push(format!(
-                "{repo} is suspended since {since}: a run leaves it alone (`fleetctl resume --repo {repo}`)"
-            ));
-        }
         let found = self.discover(opts.dry_run, &opts.projects, &state).await?;
         plan.unknown_nodes = found.unknown;
+        state.suspension = self.suspension(opts, plan)?;
         let own = self.ownership(&opts.adopt);
         let rebuilt = self.rebuild_if_new(&own, opts.dry_run).await?;
         plan.notices.extend(rebuilt.notice.clone());

@@ -17,7 +17,8 @@ pub struct RunState {
     pub tombstones: BTreeMap<String, Tombstone>,
     /// Repos renamed on GitHub: the name fleetsync renders (lower case) → the name now.
     pub former_names: BTreeMap<String, String>,
-    /// What `fleetctl suspend` took out of the runs' writes.
+    /// What `fleetctl suspend` took out of the runs' writes (read after discovery, before
+    /// anything on GitHub is read or written).
     pub suspension: Suspension,
 }
 
@@ -59,15 +60,11 @@ impl Engine {
             .store
             .former_names()
             .map_err(|e| RunError::store("listing the renamed repos", e))?;
-        let suspension = self
-            .store
-            .suspension()
-            .map_err(|e| RunError::store("reading what is suspended", e))?;
         Ok(RunState {
             managed,
             tombstones,
             former_names,
-            suspension,
+            suspension: Default::default(),
         })
     }
 
