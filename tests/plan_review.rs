@@ -400,6 +400,17 @@ async fn a_config_change_after_the_plan_makes_apply_refuse() {
     assert_eq!(out.status.code(), Some(1), "{}", err(&out));
     assert!(err(&out).contains("the config changed"), "{}", err(&out));
     assert!(f.gh.handle.requests().is_empty(), "no request at all");
+    // Asked for JSON, the refusal is one JSON error document on stderr.
+    let out = fleetctl(&f, &["-o", "json", "apply", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    let e: Value = serde_json::from_str(&err(&out)).unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the config changed"),
+        "{e:#}"
+    );
     // A file that is not a plan is bad input (2), naming the file.
     std::fs::write(&saved, "{ not json").unwrap();
     let out = fleetctl(&f, &["apply", saved.to_str().unwrap()]);
@@ -447,4 +458,38 @@ async fn apply_is_refused_while_another_writer_holds_the_state() {
     let out = fleetctl(&f, &["apply", saved.to_str().unwrap()]);
     assert!(out.status.success(), "{}", err(&out));
     assert_eq!(writes(&f).len(), 1, "{:?}", writes(&f));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_variables_show_before_and_after() {
+    let mut f = Fleet::start(1, 0, roomy_github(), "").await;
+    f.org_scoped = true;
+    f.write_config();
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let resp = reqwest::Client::new()
+        .patch(format!(
+            "{}/orgs/acme/actions/variables/DATAIKU_INFRA_ID_PROD",
+            f.gh.url
+        ))
+        .bearer_auth(GH_TOKEN)
+        .header("user-agent", "hand-edit")
+        .json(&serde_json::json!({"value": "hand-infra"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let out = fleetctl(&f, &["plan"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let t = text(&out);
+    assert!(t.contains("org-variable:acme/DATAIKU_INFRA_ID_PROD"), "{t}");
+    assert!(
+        t.contains("value: \"hand-infra\" → \"prod-automation\""),
+        "{t}"
+    );
+    let plan: Value = serde_json::from_str(&text(&fleetctl(&f, &["-o", "json", "plan"]))).unwrap();
+    let steps = json_steps(&plan);
+    let v = step(&steps, "org-variable:acme/DATAIKU_INFRA_ID_PROD");
+    assert_eq!(field(v, "value")["before"], "hand-infra");
+    assert_eq!(field(v, "value")["after"], "prod-automation");
 }

@@ -40,19 +40,16 @@ fn read_plan(path: &Path) -> Result<SavedPlan, String> {
     Ok(saved)
 }
 
-fn refuse(plan: &Path, moved: &[String]) -> ExitCode {
-    eprintln!(
-        "error: refusing to apply {}: it no longer matches what it was made from:",
+/// Refuses the plan, saying what moved (one line each; as one JSON/YAML error document on
+/// stderr when one was asked for).
+fn refuse(plan: &Path, moved: &[String], output: Output) -> ExitCode {
+    let lines: String = moved.iter().map(|m| format!("\n  ! {m}")).collect();
+    let message = format!(
+        "refusing to apply {}: it no longer matches what it was made from:{lines}\nNothing was written. Review a new plan: fleetctl plan --out {}",
+        plan.display(),
         plan.display()
     );
-    for m in moved {
-        eprintln!("  ! {m}");
-    }
-    eprintln!(
-        "Nothing was written. Review a new plan: fleetctl plan --out {}",
-        plan.display()
-    );
-    ExitCode::from(EXIT_REFUSED)
+    super::output::error(output, EXIT_REFUSED, message)
 }
 
 /// Plans again from GitHub as it is now (a dry run over the plan's scope) and says what moved.
@@ -132,10 +129,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> ExitCode {
     init_logs();
     let saved = match read_plan(&args.plan) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return super::output::error(output, EXIT_USAGE, e),
     };
     let path = args
         .config
@@ -152,7 +146,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> ExitCode {
             short(&config.hash),
             short(&saved.config_hash)
         )];
-        return refuse(&args.plan, &moved);
+        return refuse(&args.plan, &moved, output);
     }
     let _lock = match lock_state(&config) {
         Ok(l) => l,
@@ -163,7 +157,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> ExitCode {
         Err(code) => return code,
     };
     if let Err(moved) = check_again(&engine, &saved, output).await {
-        return refuse(&args.plan, &moved);
+        return refuse(&args.plan, &moved, output);
     }
     if saved.steps.is_empty() {
         println!("No changes: the saved plan has no steps.");

@@ -117,8 +117,8 @@ impl std::fmt::Debug for Content {
 }
 
 /// The operation a step performs, with everything apply needs to perform it: apply never
-/// looks values up again. Values that plans must not show (file contents, secret values,
-/// variable values until plans show before/after) are not serialised.
+/// looks values up again. Values are not serialised here: a secret's never, and what a plan
+/// shows of the others (a variable's value, a file's diff) is in the step's [`Change`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
