@@ -493,3 +493,66 @@ async fn org_variables_show_before_and_after() {
     assert_eq!(field(v, "value")["before"], "hand-infra");
     assert_eq!(field(v, "value")["after"], "prod-automation");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_change_shows_its_diff_on_the_default_branch_and_in_the_pull_request() {
+    let (f, repo) = converged().await;
+    let template = f.dir.as_path().join("templates").join("release.yml");
+    let old = std::fs::read_to_string(&template).unwrap();
+    assert!(old.contains("name: Release"));
+    std::fs::write(
+        &template,
+        old.replacen("name: Release", "name: Release to prod", 1),
+    )
+    .unwrap();
+    let out = fleetctl(&f, &["-o", "json", "plan"]);
+    assert!(out.status.success(), "{}", err(&out));
+    let plan: Value = serde_json::from_str(&text(&out)).unwrap();
+    let steps = json_steps(&plan);
+    let path = ".github/workflows/release.yml";
+    for address in [
+        format!("file:{repo}/{path}"),
+        format!("pull-request:{repo}/prod"),
+    ] {
+        let s = step(&steps, &address);
+        let d = &s["change"]["files"][0];
+        assert_eq!(d["path"], path, "{s:#}");
+        let unified = d["unified"].as_str().unwrap_or_else(|| panic!("{s:#}"));
+        assert!(unified.contains("-name: Release\n"), "{unified}");
+        assert!(unified.contains("+name: Release to prod\n"), "{unified}");
+        assert_eq!(
+            (d["lines_added"].clone(), d["lines_removed"].clone()),
+            (1.into(), 1.into())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_file_edited_on_github_shows_its_diff() {
+    let f = Fleet::start(1, 1, roomy_github(), "").await;
+    let r = f.run().await;
+    assert_eq!(r.status, "succeeded", "{}", r.summary);
+    let repo =
+        f.gh.handle
+            .repo_names()
+            .into_iter()
+            .find(|n| n.starts_with("acme/dss-plugin-"))
+            .unwrap();
+    let files = f.gh.handle.repo(&repo).unwrap().files;
+    let (path, content) = files
+        .iter()
+        .find(|(p, c)| !p.starts_with(".github/") && std::str::from_utf8(c).is_ok())
+        .map(|(p, c)| (p.clone(), String::from_utf8(c.clone()).unwrap()))
+        .unwrap();
+    let edited = format!("{content}# edited by hand\n");
+    assert!(f.gh.handle.edit_file(&repo, None, &path, edited.as_bytes()));
+    let plan: Value = serde_json::from_str(&text(&fleetctl(&f, &["-o", "json", "plan"]))).unwrap();
+    let steps = json_steps(&plan);
+    let s = step(&steps, &format!("mirror:{repo}"));
+    let d = &s["change"]["files"][0];
+    assert_eq!(d["path"], path.as_str(), "{s:#}");
+    assert!(
+        d["unified"].as_str().unwrap().contains("-# edited by hand"),
+        "{s:#}"
+    );
+}
