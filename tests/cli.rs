@@ -1,7 +1,9 @@
 //! `fleetctl` as a user runs it against a real fleetd (child processes over loopback, the
 //! simulator behind): a repo named `owner/name` or by its bare name, readable layouts of a
 //! repo and a run, `-o json|yaml|wide`, errors as JSON on stderr when JSON is asked for,
-//! `--limit`, and a repo whose project is gone shown as pending removal (text, API, metric).
+//! `--limit`, a repo whose project is gone shown as pending removal (text, API, metric), the
+//! environment variables (one prefix, the old names warned about), `status` per DSS node,
+//! `--version` and `completion`.
 
 mod common;
 
@@ -13,14 +15,23 @@ use std::time::Duration;
 
 /// Runs fleetctl with `args`.
 fn fleetctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetctl"))
-        .args(args)
-        .env_remove("FLEETD_TOKEN")
-        .env_remove("FLEETD_ADDR")
-        .env_remove("FLEETD_CONFIG")
-        .env_remove("FLEETSYNC_CONFIG")
-        .output()
-        .unwrap()
+    fleetctl_with_env(args, &[])
+}
+
+/// Runs fleetctl with `args` and only these of fleetctl's environment variables.
+fn fleetctl_with_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetctl"));
+    cmd.args(args);
+    for name in [
+        "FLEETD_TOKEN",
+        "FLEETD_ADDR",
+        "FLEETSYNC_TOKEN",
+        "FLEETSYNC_ADDR",
+        "FLEETSYNC_CONFIG",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.envs(vars.iter().copied()).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -244,7 +255,7 @@ async fn reconcile_now_by_repo_with_a_timeout_and_a_token_hint() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("HTTP 401"), "{err}");
-    for way in ["--token", "FLEETD_TOKEN", "--config"] {
+    for way in ["--token", "FLEETSYNC_TOKEN", "--config"] {
         assert!(err.contains(way), "{way} not in: {err}");
     }
 }
@@ -425,4 +436,185 @@ async fn run(d: &Fleetd) -> fleetsync_harness::fleetd::DaemonRun {
     d.run(&[], Duration::from_millis(100), Duration::from_secs(120))
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_and_token_from_the_environment_under_one_prefix_old_names_warn() {
+    let (_f, _d, addr) = started_fleet(2, "").await;
+    let run = ["reconcile", "--now"];
+
+    let o = fleetctl_with_env(
+        &run,
+        &[("FLEETSYNC_ADDR", &addr), ("FLEETSYNC_TOKEN", GH_TOKEN)],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
+
+    // The old names still work, each with a warning naming its new one.
+    let o = fleetctl_with_env(&run, &[("FLEETD_ADDR", &addr), ("FLEETD_TOKEN", GH_TOKEN)]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    for (old, new) in [
+        ("FLEETD_ADDR", "FLEETSYNC_ADDR"),
+        ("FLEETD_TOKEN", "FLEETSYNC_TOKEN"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("warning: ") && l.contains(old) && l.contains(new)),
+            "no deprecation warning for {old}: {err}"
+        );
+    }
+    assert!(!err.contains(GH_TOKEN), "the token in a warning: {err}");
+
+    // The new name wins over the old; a flag over both (no warning then).
+    let o = fleetctl_with_env(
+        &run,
+        &[
+            ("FLEETSYNC_ADDR", &addr),
+            ("FLEETSYNC_TOKEN", GH_TOKEN),
+            ("FLEETD_TOKEN", "wrong"),
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let o = fleetctl_with_env(
+        &["reconcile", "--now", "--token", GH_TOKEN],
+        &[("FLEETSYNC_ADDR", &addr), ("FLEETD_TOKEN", "wrong")],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_says_what_each_dss_node_listed_managed_and_left_out() {
+    let mut f = Fleet::start(12, 2, roomy_github(), "").await;
+    f.listen_on(free_port());
+    let d = daemon(&f, "fleetd").await;
+    let run = d
+        .run(&[], Duration::from_millis(100), Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let addr = format!("127.0.0.1:{}", f.listen_port);
+    let listed = f.dss.handle.project_keys().len();
+    let managed = f.wanted_project_repos().len();
+    assert!(
+        managed < listed,
+        "the fleet has no project left out by a filter"
+    );
+
+    let text = ok(&addr, &["status"]);
+    let node = format!(
+        "ok, {listed} projects listed ({managed} managed, {} left out by the filters), 2 dev plugins",
+        listed - managed
+    );
+    assert!(text.contains(&node), "{text}");
+    assert!(
+        text.starts_with(&format!("discovered: {managed} projects, 2 dev plugins\n")),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&ok(&addr, &["status", "-o", "json"])).unwrap();
+    let n = doc["dss_nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(n["listed"], listed, "{doc}");
+    assert_eq!(n["projects"], managed, "{doc}");
+    assert_eq!(n["plugins"], 2, "{doc}");
+    assert_eq!(doc["projects"], managed, "{doc}");
+    assert_eq!(doc["plugins"], 2, "{doc}");
+    // Which build answers: the same as fleetd --version.
+    assert_eq!(doc["fleetd"]["version"], env!("CARGO_PKG_VERSION"), "{doc}");
+    assert!(text.contains(&format!(
+        "fleetd: {} (commit {}, built {})",
+        env!("CARGO_PKG_VERSION"),
+        doc["fleetd"]["commit"].as_str().unwrap(),
+        doc["fleetd"]["built"].as_str().unwrap()
+    )));
+}
+
+/// The commit `git` says the package is at, or `unknown` outside a checkout.
+fn expected_commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let commit = expected_commit();
+    for (name, bin) in [
+        ("fleetctl", env!("CARGO_BIN_EXE_fleetctl")),
+        ("fleetd", env!("CARGO_BIN_EXE_fleetd")),
+    ] {
+        let o = Command::new(bin).arg("--version").output().unwrap();
+        assert!(o.status.success());
+        let line = stdout(&o);
+        let prefix = format!(
+            "{name} {} (commit {commit}, built ",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(
+            line.starts_with(&prefix),
+            "{line:?} does not start {prefix:?}"
+        );
+        let date = line[prefix.len()..].trim_end().trim_end_matches(')');
+        assert!(
+            chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+            "build date {date:?} in {line:?}"
+        );
+    }
+}
+
+#[test]
+fn completion_scripts_for_bash_zsh_and_fish_and_bash_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = fleetctl(&["completion", "bash"]);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = dir.path().join("fleetctl.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    // Loaded into bash, it registers itself and completes subcommands and flags.
+    let probe = format!(
+        r#"source '{}' || exit 10
+complete -p fleetctl || exit 11
+COMP_WORDS=(fleetctl rec); COMP_CWORD=1; COMP_LINE='fleetctl rec'; COMP_POINT=12
+_fleetctl fleetctl rec fleetctl
+echo "subcommands: ${{COMPREPLY[*]}}"
+COMP_WORDS=(fleetctl reconcile --ti); COMP_CWORD=2
+_fleetctl fleetctl --ti reconcile
+echo "flags: ${{COMPREPLY[*]}}""#,
+        script.display()
+    );
+    let o = Command::new("bash")
+        .args(["--norc", "-c", &probe])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("-F _fleetctl fleetctl"), "{out}");
+    assert!(out.contains("subcommands: reconcile"), "{out}");
+    assert!(out.contains("flags: --timeout"), "{out}");
+
+    for (shell, marker) in [
+        ("zsh", "#compdef fleetctl"),
+        ("fish", "complete -c fleetctl"),
+    ] {
+        let o = fleetctl(&["completion", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains(marker), "{shell}: {text}");
+        for sub in ["reconcile", "suspend", "adopt", "completion"] {
+            assert!(text.contains(sub), "{shell} script lacks {sub}");
+        }
+    }
+    let o = fleetctl(&["completion", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
 }

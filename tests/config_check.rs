@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// The environment variables the shipped configs read their secrets from.
 const SECRET_ENV: &[(&str, &str)] = &[
-    ("FLEETD_API_TOKEN", "api-token-for-tests"),
+    ("FLEETSYNC_API_TOKEN", "api-token-for-tests"),
     ("DSS_API_KEY", "dss-key-for-tests"),
     ("GITHUB_TOKEN", "ghp_forTests"),
     ("DATAIKU_DEV_CI_API_TOKEN", "dev-token"),

@@ -15,7 +15,8 @@ fn fleetctl_ok(addr: &str, args: &[&str]) -> String {
         .args(["--addr", addr])
         .env_remove("FLEETD_TOKEN")
         .env_remove("FLEETD_ADDR")
-        .env_remove("FLEETD_CONFIG")
+        .env_remove("FLEETSYNC_TOKEN")
+        .env_remove("FLEETSYNC_ADDR")
         .env_remove("FLEETSYNC_CONFIG")
         .output()
         .unwrap();

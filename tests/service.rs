@@ -368,19 +368,40 @@ async fn an_unknown_project_key_is_an_error_naming_it() {
         err.contains("NOPE") && err.contains("no DSS project"),
         "{err}"
     );
+    // Said once: the engine's log line no longer repeats fleetctl's error.
+    assert_eq!(err.matches("NOPE").count(), 1, "{err}");
     let out = fleetctl(&["reconcile", "--local", "--project", "NOPE"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("error: ") && text.contains("NOPE"), "{text}");
     assert!(f.gh.handle.repo_names().is_empty(), "nothing was created");
 
+    // fleetd refuses the key before queueing anything (400), also while a full run is
+    // queued that the request would otherwise join and "succeed" with.
     let d = start(&f, port, "fleetd").await;
-    let run = reconcile(&d, json!({"projects": ["NOPE"]})).await;
-    assert_eq!(run["run"]["status"], "failed", "{run}");
+    let runs = async || {
+        d.get("/api/v1/runs").await["runs"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let runs_before = runs().await;
+    let refused = post(&d, "/api/v1/reconcile", json!({"projects": ["NOPE"]})).await;
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().await.unwrap();
     assert!(
-        run["run"]["error"].as_str().unwrap().contains("NOPE"),
-        "{run}"
+        body["error"]["message"].as_str().unwrap().contains("NOPE"),
+        "{body}"
     );
+    assert_eq!(runs().await, runs_before, "a run was queued for NOPE");
+    let first = post(&d, "/api/v1/reconcile", json!({})).await;
+    assert_eq!(first.status().as_u16(), 202);
+    let queued = post(&d, "/api/v1/reconcile", json!({})).await;
+    assert_eq!(queued.status().as_u16(), 202);
+    let joined = post(&d, "/api/v1/reconcile", json!({"projects": ["NOPE"]})).await;
+    assert_eq!(joined.status().as_u16(), 400, "NOPE joined a queued run");
+    let known = f.dss.handle.project_keys()[0].clone();
+    let run = reconcile(&d, json!({"projects": [known]})).await;
+    assert_eq!(run["run"]["status"], "succeeded", "{run}");
     let plan = post(&d, "/api/v1/plan", json!({"projects": ["NOPE"]})).await;
     assert_eq!(plan.status().as_u16(), 400);
     let body: Value = plan.json().await.unwrap();

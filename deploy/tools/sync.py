@@ -18,7 +18,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 # secret key in the example -> credential / Secret key name
 SECRETS = [
-    ('api_token = { env = "FLEETD_API_TOKEN" }', 'api_token = {{ file = "{d}api-token" }}'),
+    ('api_token = { env = "FLEETSYNC_API_TOKEN" }', 'api_token = {{ file = "{d}api-token" }}'),
     ('api_key = { env = "DSS_API_KEY" }', 'api_key = {{ file = "{d}dss-api-key" }}'),
     ('auth = { pat = { env = "GITHUB_TOKEN" } }', 'auth = {{ pat = {{ file = "{d}github-token" }} }}'),
     ('DATAIKU_INSTANCE_DEV_CI_API_TOKEN = { env = "DATAIKU_DEV_CI_API_TOKEN", scope = "org" }',

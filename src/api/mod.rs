@@ -8,4 +8,4 @@ mod routes;
 mod suspend;
 
 pub use errors::ApiError;
-pub use routes::{router, Health};
+pub use routes::{router, Health, NodeCounts};

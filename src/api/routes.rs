@@ -17,17 +17,28 @@ use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+/// What a DSS node's last listing held, for `fleetctl status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NodeCounts {
+    /// Projects the node listed, before the config's filters.
+    pub listed: usize,
+    /// Projects that passed the filters: the managed ones.
+    pub projects: usize,
+    /// Dev plugins listed (each managed).
+    pub plugins: usize,
+}
+
 /// Discovery health per DSS node, for `/readyz` and the status API.
 #[derive(Debug, Default)]
 pub struct Health {
-    nodes: Mutex<BTreeMap<String, Result<usize, String>>>,
+    nodes: Mutex<BTreeMap<String, Result<NodeCounts, String>>>,
     /// `Some(why)` when the last run could not read from GitHub.
     github: Mutex<Option<String>>,
 }
 
 impl Health {
-    /// Records the outcome of a node's discovery (`Ok(count)` or the reason it failed).
-    pub fn set(&self, node: &str, outcome: Result<usize, String>) {
+    /// Records the outcome of a node's discovery (its counts, or the reason it failed).
+    pub fn set(&self, node: &str, outcome: Result<NodeCounts, String>) {
         if let Ok(mut m) = self.nodes.lock() {
             m.insert(node.to_string(), outcome);
         }
@@ -49,7 +60,7 @@ impl Health {
     }
 
     /// Every node's last outcome.
-    pub fn snapshot(&self) -> BTreeMap<String, Result<usize, String>> {
+    pub fn snapshot(&self) -> BTreeMap<String, Result<NodeCounts, String>> {
         match self.nodes.lock() {
             Ok(m) => m.clone(),
             Err(p) => p.into_inner().clone(),
@@ -131,6 +142,14 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The sum of one count over the nodes that answered.
+fn sum_of(nodes: &BTreeMap<String, Value>, count: &str) -> u64 {
+    nodes
+        .values()
+        .filter_map(|v| v.get(count).and_then(|p| p.as_u64()))
+        .sum()
+}
+
 async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (repos, pending) = super::repos::repo_docs(&s)?;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
@@ -139,7 +158,12 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         *by_status.entry(status).or_default() += 1;
     }
     let drifted = repos.iter().filter(|r| r["drifted"] == true).count();
-    let last_run = s.store().list_runs(1)?.into_iter().next();
+    // The last run that ended: the one running and the one queued have their own fields.
+    let last_run = s
+        .store()
+        .list_runs(3)?
+        .into_iter()
+        .find(|r| !matches!(r.status.as_str(), "queued" | "running"));
     let last_success = s.store().last_successful_run()?;
     let next_run = s
         .schedule()
@@ -152,14 +176,20 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         .into_iter()
         .map(|(n, r)| {
             let v = match r {
-                Ok(count) => json!({"ok": true, "projects": count}),
+                Ok(c) => json!({
+                    "ok": true,
+                    "listed": c.listed,
+                    "projects": c.projects,
+                    "plugins": c.plugins,
+                }),
                 Err(e) => json!({"ok": false, "error": e}),
             };
             (n, v)
         })
         .collect();
     Ok(Json(json!({
-        "projects": nodes.values().filter_map(|v| v.get("projects").and_then(|p| p.as_u64())).sum::<u64>(),
+        "projects": sum_of(&nodes, "projects"),
+        "plugins": sum_of(&nodes, "plugins"),
         "dss_nodes": nodes,
         "repos": {"total": repos.len(), "by_status": by_status, "drifted": drifted},
         "running_run": s.control().running(),
@@ -171,6 +201,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         "pending_removals": pending,
         "suspended": s.store().suspension()?,
         "config": s.config_status(),
+        "fleetd": crate::build_info::json(),
     })))
 }
 
@@ -321,6 +352,11 @@ async fn reconcile(
         return Err(ApiError::conflict(format!(
             "the fleet is suspended since {since}: no run is queued until `fleetctl resume`"
         )));
+    }
+    // Checked before queueing: a request that joins a queued full run would otherwise
+    // "succeed" for a key that does not exist.
+    if let Some(e) = s.loaded().engine.check_keys(&projects).await {
+        return Err(ApiError::bad_request(e));
     }
     let store = s.store().clone();
     let accepted = s

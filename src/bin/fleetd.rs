@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetd",
-    version,
+    version = fleetsync::build_info::LONG_VERSION,
     about = "Keeps GitHub repos in step with Dataiku DSS projects"
 )]
 struct Args {

@@ -11,11 +11,18 @@ fn parse_duration(s: &str) -> Result<HumanDuration, String> {
 
 /// fleetctl: plan, reconcile and inspect a fleetsync-managed fleet of GitHub repos.
 #[derive(Debug, Parser)]
-#[command(name = "fleetctl", version, about)]
+#[command(name = "fleetctl", version = crate::build_info::LONG_VERSION, about)]
 pub struct Cli {
-    /// Output format: text (tables), wide (more columns), json or yaml (the API's
-    /// document; errors too, on stderr).
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
+    /// Output format: text, wide (more columns), json or yaml (the API's document, and
+    /// errors as one on stderr).
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_enum,
+        default_value_t = Output::Text,
+        hide_possible_values = true
+    )]
     pub output: Output,
     /// What to do.
     #[command(subcommand)]
@@ -26,38 +33,86 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct DaemonArgs {
     /// fleetd's address (default: the config's `daemon.listen`, else 127.0.0.1:9464).
-    #[arg(long, env = "FLEETD_ADDR")]
+    #[arg(long, env = "FLEETSYNC_ADDR")]
     pub addr: Option<String>,
     /// The API token for POSTs (default: the config's `daemon.api_token` source).
-    #[arg(long, env = "FLEETD_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "FLEETSYNC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// A config to read the address and token from.
     #[arg(long, short, env = "FLEETSYNC_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
+impl DaemonArgs {
+    /// Fills `--addr` and `--token` from their deprecated variables (`FLEETD_ADDR`,
+    /// `FLEETD_TOKEN`) when neither the flag nor the new variable gave them; one warning for
+    /// each old name used, as `lookup` (the environment) reads it.
+    pub fn fill_deprecated_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let renamed = [
+            ("FLEETD_ADDR", "FLEETSYNC_ADDR", &mut self.addr),
+            ("FLEETD_TOKEN", "FLEETSYNC_TOKEN", &mut self.token),
+        ];
+        for (old, new, slot) in renamed {
+            if slot.is_some() {
+                continue;
+            }
+            if let Some(value) = lookup(old).filter(|v| !v.is_empty()) {
+                *slot = Some(value);
+                warnings.push(format!(
+                    "warning: the environment variable {old} is deprecated and will be removed; set {new} instead"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+impl Command {
+    /// The daemon connection flags of a command that talks to fleetd.
+    pub fn daemon_args_mut(&mut self) -> Option<&mut DaemonArgs> {
+        match self {
+            Command::Status { daemon }
+            | Command::Repos { daemon, .. }
+            | Command::Drift { daemon, .. }
+            | Command::Events { daemon, .. }
+            | Command::Runs { daemon, .. }
+            | Command::Suspend { daemon, .. }
+            | Command::Resume { daemon, .. } => Some(daemon),
+            Command::Reconcile(args) => Some(&mut args.daemon),
+            Command::Plan(args) => Some(&mut args.daemon),
+            Command::Config { .. }
+            | Command::Adopt { .. }
+            | Command::Secrets { .. }
+            | Command::Apply(_)
+            | Command::Sim { .. }
+            | Command::Completion { .. } => None,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Work with config files.
+    /// Check a config file.
     Config {
         /// What to do with the config.
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Fleet summary from fleetd.
+    /// Show the fleet: DSS nodes, repos by status, runs, suspension, the config running.
     Status {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Managed repos (or one repo with its resources and drift) from fleetd.
+    /// List the managed repos, or show one with its resources and drift.
     Repos {
         /// One repo's details: `owner/name`, or the bare name in the configured owner.
         name: Option<String>,
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Drift events from fleetd.
+    /// List drift found on GitHub, newest first.
     Drift {
         /// Only this repo's.
         #[arg(long)]
@@ -68,9 +123,10 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// What fleetd did and saw, oldest first: creates, updates, repairs, archives and
-    /// deletes, failed steps, drift, guard blocks, sources gone, repo errors, runs, suspend
-    /// and resume.
+    /// List what fleetd did and saw, oldest first.
+    ///
+    /// Creates, updates, repairs, archives and deletes, failed steps, drift, guard blocks,
+    /// sources gone, repo errors, runs, suspend and resume.
     Events {
         /// Only this repo's.
         #[arg(long)]
@@ -81,7 +137,7 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Run history (or one run) from fleetd.
+    /// List the runs, or show one with its failed repos and steps.
     Runs {
         /// One run's details.
         id: Option<i64>,
@@ -91,11 +147,15 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Runs a reconcile: asks fleetd for one now (`--now`, the default) and follows it, or
-    /// runs one in this process (`--local`).
+    /// Run a reconcile now, in fleetd or (`--local`) in this process.
+    ///
+    /// fleetctl asks the running fleetd for a run (joined to one already queued), prints its
+    /// progress until it ends and exits 0 when it succeeded, 1 when it failed or was
+    /// partial, 3 when `--timeout` passed first (the run goes on in fleetd).
     Reconcile(ReconcileArgs),
-    /// Stops fleetd writing to GitHub, for the whole fleet or one repo, until `resume`
-    /// (kept in the state file, so it lasts across restarts).
+    /// Stop fleetd writing to GitHub, for the fleet or one repo, until `resume`.
+    ///
+    /// Kept in the state file, so it lasts across restarts.
     Suspend {
         /// Only this repo (`owner/name` or the bare name).
         #[arg(long)]
@@ -103,7 +163,7 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Lets fleetd write again: the fleet-wide suspension, or one repo's.
+    /// Let fleetd write again: end the fleet's suspension, or one repo's.
     Resume {
         /// Only this repo's suspension.
         #[arg(long)]
@@ -111,10 +171,12 @@ pub enum Command {
         #[command(flatten)]
         daemon: DaemonArgs,
     },
-    /// Shows what a reconcile would change, without changing anything.
+    /// Show what a reconcile would change, and why, without changing anything.
     Plan(PlanArgs),
-    /// Takes over repos that exist without this install's ownership marker: shows the plan,
-    /// asks, then writes the marker (the next run manages them).
+    /// Take over repos that exist without this install's ownership marker.
+    ///
+    /// Shows the plan the next run would apply to them, asks, then writes the marker; the
+    /// next run manages them.
     Adopt {
         /// The repos (`name` or `owner/name`).
         #[arg(required = true)]
@@ -131,15 +193,27 @@ pub enum Command {
         )]
         config: PathBuf,
     },
-    /// The repos' secrets.
+    /// Manage the repos' secrets.
     Secrets {
         #[command(subcommand)]
         command: SecretsCommand,
     },
-    /// Applies a plan saved by `fleetctl plan --out PLAN`: exactly its steps, or nothing
-    /// when GitHub or the config changed since (exit 1, saying what moved).
+    /// Apply a plan saved by `fleetctl plan --out PLAN`.
+    ///
+    /// Exactly its steps, or nothing when GitHub or the config changed since (exit 1,
+    /// saying what moved).
     Apply(ApplyArgs),
-    /// Runs the simulated DSS node and GitHub a config points at, until Ctrl-C.
+    /// Print a shell completion script.
+    ///
+    /// bash: `source <(fleetctl completion bash)`; zsh: `fleetctl completion zsh >
+    /// "${fpath[1]}/_fleetctl"`; fish: `fleetctl completion fish >
+    /// ~/.config/fish/completions/fleetctl.fish`.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Serve the simulated DSS node and GitHub a config points at, until Ctrl-C.
     Sim {
         /// The fleet config (its `[[dss]]` url, `github.api_url`, credentials and `[sim]`).
         #[arg(
@@ -189,7 +263,7 @@ pub struct ApplyArgs {
 /// `fleetctl reconcile`
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// Ask the running fleetd for a run now (the default).
+    /// Ask the running fleetd (what fleetctl does without `--local`).
     #[arg(long)]
     pub now: bool,
     /// Limit the run to these DSS project keys (or plugin ids).
@@ -202,10 +276,11 @@ pub struct ReconcileArgs {
     /// fleetctl exits 3.
     #[arg(long, value_parser = parse_duration, conflicts_with_all = ["no_wait", "local"])]
     pub timeout: Option<HumanDuration>,
-    /// Run the reconcile in this process (no daemon), with the config of `--config`.
+    /// Run it in this process instead, with the fleet config of `--config` (no fleetd may
+    /// hold its state).
     #[arg(long, conflicts_with = "now")]
     pub local: bool,
-    /// Wait for the run to finish, printing progress (the default).
+    /// Follow the run until it ends (what fleetctl does without `--no-wait`).
     #[arg(long, conflicts_with = "no_wait")]
     pub wait: bool,
     /// Return as soon as the run is queued.
@@ -218,7 +293,7 @@ pub struct ReconcileArgs {
 /// `fleetctl secrets …`
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
-    /// Makes the next run write every secret again (the store forgets what it wrote).
+    /// Make the next run write every secret again (the store forgets what it wrote).
     Rotate {
         /// The fleet config.
         #[arg(
@@ -234,9 +309,11 @@ pub enum SecretsCommand {
 /// `fleetctl config …`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a config as fleetd does before running it (the file, its templates with a
-    /// sample project, every secret source readable): exit 0 when it is good, 2 with every
-    /// error otherwise.
+    /// Validate a config as fleetd does before running it.
+    ///
+    /// The file, its templates rendered for a sample project, every rendered workflow
+    /// against GitHub's workflow schema, every secret source readable: exit 0 when it is
+    /// good, 2 with every error otherwise.
     Check {
         /// The config file.
         #[arg(

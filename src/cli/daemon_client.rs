@@ -1,6 +1,6 @@
 //! `fleetctl` commands that talk to a running fleetd over HTTP: `status`, `repos`, `drift`,
 //! `runs`, `events`, `suspend`, `resume`, `reconcile --now [--wait]` and `plan`. The address
-//! and token come from flags, the environment (`FLEETD_ADDR`, `FLEETD_TOKEN`) or the config.
+//! and token come from flags, the environment (`FLEETSYNC_ADDR`, `FLEETSYNC_TOKEN`) or the config.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -18,7 +18,9 @@ pub struct DaemonTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// fleetd did not answer.
-    #[error("cannot reach fleetd at {base}: {reason} (is it running? set --addr or FLEETD_ADDR)")]
+    #[error(
+        "cannot reach fleetd at {base}: {reason} (is it running? set --addr or FLEETSYNC_ADDR)"
+    )]
     Unreachable {
         /// Address.
         base: String,
@@ -26,7 +28,7 @@ pub enum ClientError {
         reason: String,
     },
     /// fleetd refused the token (or there was none).
-    #[error("fleetd {path}: HTTP 401: {message}; give the API token with --token, the FLEETD_TOKEN environment variable, or --config FILE (its daemon.api_token source)")]
+    #[error("fleetd {path}: HTTP 401: {message}; give the API token with --token, the FLEETSYNC_TOKEN environment variable, or --config FILE (its daemon.api_token source)")]
     Unauthorized {
         /// Path.
         path: String,

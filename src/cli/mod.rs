@@ -20,13 +20,27 @@ pub use output::{document, Table};
 use remote::View;
 use std::process::ExitCode;
 
+/// `fleetctl completion SHELL`: the script on stdout.
+fn completion(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "fleetctl", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
 /// Exit code for "the input is wrong" (bad config, bad flags).
 pub const EXIT_USAGE: u8 = 2;
 
 /// Runs one `fleetctl` invocation.
-pub async fn run(cli: Cli) -> ExitCode {
+pub async fn run(mut cli: Cli) -> ExitCode {
     let out = cli.output;
+    if let Some(daemon) = cli.command.daemon_args_mut() {
+        for warning in daemon.fill_deprecated_env(|name| std::env::var(name).ok()) {
+            eprintln!("{warning}");
+        }
+    }
     match cli.command {
+        Command::Completion { shell } => completion(shell),
         Command::Config {
             command:
                 ConfigCommand::Check {

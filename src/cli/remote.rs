@@ -50,7 +50,7 @@ fn daemon_table(path: &Path) -> Result<(DaemonConfig, PathBuf), String> {
     }
 }
 
-/// fleetd's base URL: `--addr` / `FLEETD_ADDR`, else the config's `daemon.listen`, else the
+/// fleetd's base URL: `--addr` / `FLEETSYNC_ADDR`, else the config's `daemon.listen`, else the
 /// default address.
 pub fn base_url(addr: Option<&str>, cfg: Option<&crate::config::Config>) -> String {
     let addr = addr

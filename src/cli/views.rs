@@ -315,7 +315,7 @@ pub fn events_text(v: &Value, wide: bool) -> String {
 /// Text for `fleetctl status`.
 pub fn status_text(v: &Value, _wide: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("projects discovered: {}\n", num(v, "/projects")));
+    out.push_str(&discovered_line(v));
     for (name, n) in v["dss_nodes"].as_object().into_iter().flatten() {
         if n.get("ok").and_then(|o| o.as_bool()) == Some(true) {
             out.push_str(&format!("  {name}: ok, {}\n", node_counts(n)));
@@ -349,14 +349,46 @@ pub fn status_text(v: &Value, _wide: bool) -> String {
     out.push_str(&suspension_line(v));
     out.push_str(&run_lines(v));
     out.push_str(&config_lines(v));
+    out.push_str(&fleetd_line(v));
     out
 }
 
-/// `24 listed: 22 projects managed, 2 plugins` (or the older daemon's one count).
+/// `fleetd: 0.1.0 (commit 1a2b3c4d5e6f, built 2026-12-02)`, when the daemon says.
+fn fleetd_line(v: &Value) -> String {
+    match v.get("fleetd").filter(|b| b.is_object()) {
+        Some(b) => format!(
+            "fleetd: {} (commit {}, built {})\n",
+            s(b, "/version"),
+            s(b, "/commit"),
+            s(b, "/built")
+        ),
+        None => String::new(),
+    }
+}
+
+/// `discovered: 22 projects, 2 dev plugins` over the nodes that answered.
+fn discovered_line(v: &Value) -> String {
+    match v.get("plugins") {
+        Some(g) => format!(
+            "discovered: {} projects, {g} dev plugins\n",
+            num(v, "/projects")
+        ),
+        None => format!("projects discovered: {}\n", num(v, "/projects")),
+    }
+}
+
+/// `25 projects listed (22 managed, 3 left out by the filters), 2 dev plugins` (or the
+/// older daemon's one count).
 fn node_counts(n: &Value) -> String {
-    match (n.get("listed"), n.get("projects"), n.get("plugins")) {
-        (Some(l), Some(p), Some(g)) if !l.is_null() => {
-            format!("{l} listed: {p} projects managed, {g} plugins")
+    let count = |k: &str| n.get(k).and_then(|c| c.as_u64());
+    match (count("listed"), count("projects"), count("plugins")) {
+        (Some(listed), Some(managed), Some(plugins)) => {
+            let left_out = listed.saturating_sub(managed);
+            let filtered = match left_out {
+                0 => String::new(),
+                n => format!(", {n} left out by the filters"),
+            };
+            format!("{listed} projects listed ({managed} managed{filtered}), {plugins} dev plugins")
         }
         (_, Some(p), _) => format!("{p} projects"),
         _ => "-".into(),

@@ -96,6 +96,9 @@ async fn start(config: Arc<Config>, opts: &StartOptions) -> Result<u8, String> {
     let loaded =
         Loaded::build(config.clone(), &store, &metrics, &health).map_err(|e| e.to_string())?;
     tracing::info!(
+        version = crate::build_info::VERSION,
+        commit = crate::build_info::COMMIT,
+        built = crate::build_info::BUILD_DATE,
         config = %config.path.display(),
         hash = %super::reload::short(&config.hash),
         state = %state_path.display(),

@@ -152,6 +152,18 @@ impl Metrics {
         )?;
         r.register(Box::new(config_reload_ok.clone()))?;
         config_reload_ok.set(1);
+        gauge_vec(
+            &r,
+            "fleet_build_info",
+            "The fleetd build (value 1): version, git commit and build date.",
+            &["version", "commit", "built"],
+        )?
+        .with_label_values(&[
+            crate::build_info::VERSION,
+            crate::build_info::COMMIT,
+            crate::build_info::BUILD_DATE,
+        ])
+        .set(1);
         Ok(Metrics {
             config_info: gauge_vec(
                 &r,

@@ -5,6 +5,7 @@ use super::engine::Engine;
 use super::naming::RunState;
 use super::sources;
 use super::status::RunError;
+use crate::api::NodeCounts;
 use crate::desired::SourceKind;
 use crate::desired::SourceObject;
 use crate::dss::{Discovery, NodeInventory};
@@ -137,6 +138,29 @@ impl Engine {
         Ok(found)
     }
 
+    /// Before a run limited to `keys` is queued: the error the run would fail with when a key
+    /// is no discovered project or plugin, from a fresh listing of every node (nothing
+    /// judged, recorded or reported). A run that joins another still gets its keys checked.
+    pub async fn check_keys(&self, keys: &[String]) -> Option<String> {
+        if keys.is_empty() {
+            return None;
+        }
+        let inventories = sources::discover_all(&self.config, &self.dss).await;
+        let not_listed: Vec<UnknownNode> = inventories
+            .iter()
+            .filter_map(|inv| match &inv.outcome {
+                Discovery::Unknown { reason, .. } => Some(UnknownNode {
+                    node: inv.node.clone(),
+                    listing: SourceKind::Project,
+                    reason: reason.clone(),
+                }),
+                Discovery::Known { .. } => None,
+            })
+            .collect();
+        let srcs = sources::sources(&self.config, &inventories);
+        sources::unknown_keys(keys, &srcs, &not_listed)
+    }
+
     /// Judges a node's two listings and reports to the observer.
     fn judge(&self, inv: &NodeInventory, state: &RunState) -> Result<Verdict, RunError> {
         match &inv.outcome {
@@ -158,9 +182,14 @@ impl Engine {
                         self.observer
                             .node_dropped(&inv.node, reason, projects.len(), plugins.len())
                     }
-                    None => self
-                        .observer
-                        .node_known(&inv.node, projects.len(), plugins.len()),
+                    None => self.observer.node_known(
+                        &inv.node,
+                        NodeCounts {
+                            listed: *listed,
+                            projects: projects.len(),
+                            plugins: plugins.len(),
+                        },
+                    ),
                 }
                 if let Some(reason) = &v.plugins {
                     self.observer.plugins_unknown(&inv.node, reason);

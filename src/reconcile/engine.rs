@@ -262,8 +262,10 @@ impl Engine {
                 duration_seconds: 0.0,
             },
         };
+        // The run's caller reports a fatal error (fleetd's "reconcile run finished" line,
+        // fleetctl's `error:` line); logging it here too printed it twice.
         if let Some(e) = &facts.fatal {
-            tracing::error!(error = %e, "run failed");
+            tracing::debug!(error = %e, "run failed");
         }
         if !opts.dry_run {
             self.update_repo_metrics();

@@ -2,7 +2,7 @@
 //! Prometheus metrics and the readiness health — behind one always-present value, so the
 //! phases never branch on whether a daemon is listening.
 
-use crate::api::Health;
+use crate::api::{Health, NodeCounts};
 use crate::apply::RepoResult;
 use crate::config::DeletionPolicy;
 use crate::dss::UnknownCause;
@@ -53,14 +53,14 @@ impl RunObserver {
     }
 
     /// A node listed a plausible inventory.
-    pub fn node_known(&self, node: &str, projects: usize, plugins: usize) {
+    pub fn node_known(&self, node: &str, counts: NodeCounts) {
         if let Some(h) = &self.health {
-            h.set(node, Ok(projects + plugins));
+            h.set(node, Ok(counts));
         }
         if let Some(m) = &self.metrics {
             m.discovery_up.with_label_values(&[node]).set(1);
         }
-        self.discovered(node, projects, plugins);
+        self.discovered(node, counts.projects, counts.plugins);
     }
 
     /// A node listed far fewer objects than last time: creates go on, removals are blocked.
