@@ -614,7 +614,54 @@ echo "flags: ${{COMPREPLY[*]}}""#,
             assert!(text.contains(sub), "{shell} script lacks {sub}");
         }
     }
+    // A reader that goes away (`| head`) ends fleetctl quietly: exit 141, no panic.
+    let piped = format!(
+        "{{ sleep 0.5; '{}' completion bash; echo \"rc=$?\" >&2; }} | true",
+        env!("CARGO_BIN_EXE_fleetctl")
+    );
+    let o = Command::new("bash")
+        .args(["--norc", "-c", &piped])
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&o).trim(), "rc=141", "{}", stderr(&o));
+
     let o = fleetctl(&["completion", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_remote_takes_diff_and_the_exit_codes_of_a_local_plan() {
+    let (f, _d, _addr) = started_fleet(1, "").await;
+    let config = f.config_path.display().to_string();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "--remote", "--config", &config];
+        args.extend(extra);
+        fleetctl(&args)
+    };
+    // Converged: exit 0 with --exit-code, as terraform's -detailed-exitcode.
+    let o = plan(&["--exit-code"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+
+    // A file rewritten by hand: a diff longer than the cut.
+    let repo = f.wanted_project_repos().remove(0);
+    let junk: String = (0..60)
+        .map(|i| format!("# hand-written line {i}\n"))
+        .collect();
+    assert!(f
+        .gh
+        .handle
+        .edit_file(&repo, None, ".github/workflows/pr.yml", junk.as_bytes()));
+    let o = plan(&["--exit-code"]);
+    assert_eq!(o.status.code(), Some(2), "changes pending: {}", stderr(&o));
+    let cut = stdout(&o);
+    assert!(cut.contains("diff cut at"), "{cut}");
+    assert!(!cut.contains("# hand-written line 59"), "{cut}");
+    let whole = stdout(&plan(&["--diff"]));
+    assert!(!whole.contains("diff cut at"), "{whole}");
+    assert!(whole.contains("-# hand-written line 59"), "{whole}");
+    // The document is the same whichever text was asked for.
+    let doc: Value = serde_json::from_str(&stdout(&plan(&["--diff", "-o", "json"]))).unwrap();
+    assert!(doc.get("text_whole_diffs").is_none(), "{doc}");
+    assert_eq!(doc["plan"]["changes"], true, "{doc}");
 }

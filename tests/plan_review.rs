@@ -183,16 +183,39 @@ async fn every_kind_shows_before_and_after_in_text_and_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_repos_show_every_value_and_their_files_as_diffs() {
-    let f = Fleet::start(1, 0, roomy_github(), "").await;
+    let f = Fleet::start(1, 1, roomy_github(), "").await;
     let out = fleetctl(&f, &["plan"]);
     assert!(out.status.success(), "{}", err(&out));
     let t = text(&out);
+    // Why each repo is created, in words that fit its source.
+    let repo_line = |source: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("+ repo:") && l.contains(source))
+            .map(str::to_string)
+    };
+    let project = f.wanted_project_repos().remove(0);
+    assert!(
+        repo_line(&project).is_some_and(|l| l.ends_with("(new project)")),
+        "{t}"
+    );
+    assert!(
+        t.lines()
+            .any(|l| l.trim_start().starts_with("+ repo:acme/dss-plugin-")
+                && l.ends_with("(new dev plugin)")),
+        "{t}"
+    );
+    // A step whose fields are shown has no summary of them in `[…]` as well.
+    assert!(!t.contains("[private repo"), "{t}");
+    assert!(!t.contains("[["), "{t}");
+    assert!(!t.contains(" bytes]"), "a file's size beside its diff: {t}");
     assert!(t.contains("visibility: (none) → \"private\""), "{t}");
     assert!(
         t.contains("value: (none) → \"https://dss-prod.example.com\""),
         "{t}"
     );
     assert!(t.contains("value: (new) from file:"), "{t}");
+    // ... and said once: not again as the step's `[from …]`.
+    assert!(!t.contains("[from file:"), "{t}");
     assert!(t.contains("--- /dev/null"), "{t}");
     assert!(t.contains("+name: PR checks"), "{t}");
     let full = text(&fleetctl(&f, &["plan", "--diff"]));

@@ -315,6 +315,9 @@ struct ReconcileBody {
     /// Managed repos (`owner/name` or bare names): their projects or plugins.
     #[serde(default)]
     repos: Vec<String>,
+    /// `POST /api/v1/plan`: the text with every file's whole diff (`fleetctl plan --diff`).
+    #[serde(default)]
+    diff: bool,
 }
 
 /// The projects a body names: `projects`, `project`, and the sources of `repos` (an unknown
@@ -386,14 +389,29 @@ async fn plan(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&s, &headers)?;
     let projects = body_projects(&s, &body)?;
-    s.plan(projects).await.map(Json).map_err(|e| {
+    let whole_diffs = wants_whole_diffs(&body);
+    let mut doc = s.plan(projects).await.map_err(|e| {
         let msg = format!("no plan: {}", e.message);
         if e.bad_request {
             ApiError::bad_request(msg)
         } else {
             ApiError::internal(msg)
         }
-    })
+    })?;
+    // The plan is shared by concurrent requests; each gets the text it asked for.
+    if let Some(obj) = doc.as_object_mut() {
+        if let Some(whole) = obj.remove("text_whole_diffs") {
+            if whole_diffs {
+                obj.insert("text".into(), whole);
+            }
+        }
+    }
+    Ok(Json(doc))
+}
+
+/// `{"diff": true}` in a plan request (the body was already parsed by [`body_projects`]).
+fn wants_whole_diffs(body: &str) -> bool {
+    !body.trim().is_empty() && serde_json::from_str::<ReconcileBody>(body).is_ok_and(|b| b.diff)
 }
 
 async fn suspend(

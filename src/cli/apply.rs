@@ -160,7 +160,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> ExitCode {
         return refuse(&args.plan, &moved, output);
     }
     if saved.steps.is_empty() {
-        println!("No changes: the saved plan has no steps.");
+        outln!("No changes: the saved plan has no steps.");
         return ExitCode::SUCCESS;
     }
     let (report, run_id) = apply_saved(&engine, saved, output).await;

@@ -31,7 +31,7 @@ pub fn run(path: &Path, skip_secrets: bool, output: Output) -> ExitCode {
 fn print_ok(path: &Path, cfg: &Config, skip_secrets: bool, output: Output) {
     let warnings = cfg.preflight_warnings();
     match output {
-        o if o.is_document() => print!(
+        o if o.is_document() => out!(
             "{}",
             super::output::document(
                 o,
@@ -49,7 +49,7 @@ fn print_ok(path: &Path, cfg: &Config, skip_secrets: bool, output: Output) {
             for w in &warnings {
                 eprintln!("warning: {w}");
             }
-            println!(
+            outln!(
                 "{}: ok ({} DSS node(s), GitHub owner {:?}, {} file(s), {} variable(s), {} secret(s){})",
                 path.display(),
                 cfg.raw.dss.len(),
@@ -84,7 +84,7 @@ fn print_errors(errs: &ConfigErrors, output: Output) {
                 })
                 .collect();
             let v = serde_json::json!({"ok": false, "errors": list});
-            print!("{}", super::output::document(o, &v));
+            out!("{}", super::output::document(o, &v));
         }
         _ => {
             eprintln!("{errs}");

@@ -325,29 +325,29 @@ pub(super) fn finish_run(engine: &Engine, run_id: Option<i64>, report: &RunRepor
 /// Prints a run: its plan, the failed and skipped steps, the summary.
 pub(super) fn print_run(report: &RunReport, run_id: Option<i64>, output: Output) {
     if output.is_document() {
-        print!(
+        out!(
             "{}",
             super::output::document(output, &report_json(report, run_id))
         );
         return;
     }
-    print!("{}", render_text(&report.plan));
+    out!("{}", render_text(&report.plan));
     for r in &report.results {
         for s in &r.results {
             match &s.outcome {
                 crate::apply::Outcome::Failed(m) => {
-                    println!("  x {}  failed: {m}", s.step.address)
+                    outln!("  x {}  failed: {m}", s.step.address)
                 }
                 crate::apply::Outcome::Skipped(m) => {
-                    println!("  x {}  skipped: {m}", s.step.address)
+                    outln!("  x {}  skipped: {m}", s.step.address)
                 }
                 crate::apply::Outcome::Ok => {}
             }
         }
     }
-    println!("{}", report.summary);
+    outln!("{}", report.summary);
     if let Some(e) = &report.error {
-        println!("error: {e}");
+        outln!("error: {e}");
     }
 }
 
@@ -373,15 +373,17 @@ pub async fn sim(config: &Path) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    println!(
+    outln!(
         "simulated DSS:    {}  (admin: {}/_sim/dss/state)",
-        sim.dss.url, sim.dss.url
+        sim.dss.url,
+        sim.dss.url
     );
-    println!(
+    outln!(
         "simulated GitHub: {}  (admin: {}/_sim/github/state)",
-        sim.github.url, sim.github.url
+        sim.github.url,
+        sim.github.url
     );
-    println!("Ctrl-C stops.");
+    outln!("Ctrl-C stops.");
     let _ = tokio::signal::ctrl_c().await;
     sim.dss.shutdown().await;
     sim.github.shutdown().await;

@@ -1,6 +1,21 @@
 //! `fleetctl`: the command-line front end. Each subcommand lives in its own file; the binary
 //! in `src/bin/fleetctl.rs` only parses arguments and calls [`run`].
 
+/// `print!` for fleetctl's stdout, through [`output::emit`]: a reader that went away
+/// (`fleetctl plan | head`) ends fleetctl quietly instead of with a panic.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::output::emit(&format!($($t)*))
+    };
+}
+
+/// `println!` through [`output::emit`].
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::output::emit(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
 mod apply;
 mod args;
 mod config_check;
@@ -24,7 +39,9 @@ use std::process::ExitCode;
 fn completion(shell: clap_complete::Shell) -> ExitCode {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "fleetctl", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "fleetctl", &mut script);
+    output::emit(&String::from_utf8_lossy(&script));
     ExitCode::SUCCESS
 }
 

@@ -43,13 +43,36 @@ pub fn document(output: Output, v: &Value) -> String {
     text.unwrap_or_else(|e| format!("cannot serialise the answer: {e}\n"))
 }
 
+/// Exit code when stdout's reader went away: 128 + SIGPIPE, what a shell reports for a
+/// program SIGPIPE ended (so `set -o pipefail` still sees that the output was cut).
+pub const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Writes `text` to stdout. A closed pipe (`fleetctl plan | head`) ends fleetctl at once with
+/// [`EXIT_BROKEN_PIPE`] and no message, as SIGPIPE ends `cat`; any other write error ends it
+/// with the error on stderr and exit 1. Ending in the middle of `reconcile --local` is what a
+/// kill would be: the next run observes GitHub again before it writes.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints a value as a document, or as text for people through `text` (`wide` says which
 /// layout).
 pub fn print(output: Output, v: &Value, text: impl FnOnce(&Value, bool) -> String) {
     if output.is_document() {
-        print!("{}", document(output, v));
+        out!("{}", document(output, v));
     } else {
-        print!("{}", text(v, output.is_wide()));
+        out!("{}", text(v, output.is_wide()));
     }
 }
 

@@ -100,7 +100,7 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
             ));
         };
         if !output.is_document() {
-            print!("{}", render_text(&plan));
+            out!("{}", render_text(&plan));
         }
         if !yes
             && !confirm(&format!(
@@ -112,7 +112,7 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
         match engine.write_marker(repo, &source).await {
             Ok(marker) => {
                 if !output.is_document() {
-                    println!("adopted {repo}: {marker}; the next run manages it");
+                    outln!("adopted {repo}: {marker}; the next run manages it");
                 }
                 out.push(json!({"repo": repo, "source": source, "marker": marker, "plan": crate::plan::render_json(&plan)}));
             }
@@ -120,7 +120,7 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
         }
     }
     if output.is_document() {
-        print!("{}", super::output::document(output, &json!(out)));
+        out!("{}", super::output::document(output, &json!(out)));
     }
     ExitCode::SUCCESS
 }
@@ -138,12 +138,12 @@ pub fn rotate(config: &Path, output: Output) -> ExitCode {
     match store.forget_secret_fingerprints() {
         Ok(n) => {
             if output.is_document() {
-                print!(
+                out!(
                     "{}",
                     super::output::document(output, &json!({"secrets": n}))
                 );
             } else {
-                println!("{n} secret record(s) forgotten: the next run writes every secret again");
+                outln!("{n} secret record(s) forgotten: the next run writes every secret again");
             }
             ExitCode::SUCCESS
         }

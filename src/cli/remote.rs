@@ -227,14 +227,14 @@ fn finished(run_id: i64, status: &str, v: &Value, output: Output) -> ExitCode {
     if output.is_document() {
         out::print(output, v, |_, _| String::new());
     } else {
-        println!(
+        outln!(
             "run #{run_id} {status}: {}",
             v.pointer("/run/summary")
                 .and_then(|s| s.as_str())
                 .unwrap_or("")
         );
         if let Some(err) = v.pointer("/run/error").and_then(|s| s.as_str()) {
-            println!("error: {err}");
+            outln!("error: {err}");
         }
     }
     if status == "succeeded" {
@@ -281,7 +281,10 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
         Err(e) => return out::error(output, EXIT_USAGE, e),
     };
     let v = match t
-        .post("/api/v1/plan", &json!({"projects": args.projects}))
+        .post(
+            "/api/v1/plan",
+            &json!({"projects": args.projects, "diff": args.diff}),
+        )
         .await
     {
         Ok(v) => v,
@@ -313,7 +316,7 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
         .and_then(|c| c.as_bool())
         .unwrap_or(false);
     if args.exit_code && changes {
-        ExitCode::from(1)
+        ExitCode::from(super::local::EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS
     }

@@ -9,7 +9,7 @@ use super::schedule::Schedule;
 use crate::api::Health;
 use crate::config::{Config, SecretValue};
 use crate::metrics::Metrics;
-use crate::plan::{render_json, render_text};
+use crate::plan::{render_json, render_text, render_text_with, TextOptions};
 use crate::reconcile::{Engine, Progress, ProgressFn, RunOptions, RunStatus, SetupError};
 use crate::store::{RunCounts, Store};
 use chrono::{DateTime, Utc};
@@ -284,8 +284,10 @@ impl AppState {
                         message: e.clone(),
                     });
                 }
+                let whole = TextOptions { diff_lines: None };
                 Ok(json!({
                     "text": render_text(&report.plan),
+                    "text_whole_diffs": render_text_with(&report.plan, whole),
                     "plan": render_json(&report.plan),
                     "config_hash": loaded.config.hash,
                 }))

@@ -121,7 +121,17 @@ pub fn render_text_with(plan: &Plan, opts: TextOptions) -> String {
         }
         let _ = writeln!(out, "{}  ({})", r.repo, r.source);
         for s in &r.steps {
-            let detail = if s.detail.is_empty() {
+            // A secret's `[from SOURCE]` is said on its value line below.
+            let said_below = s
+                .change
+                .secret
+                .as_ref()
+                .and_then(|c| c.source.as_ref())
+                .is_some_and(|src| s.detail == format!("from {src}"));
+            // Fields before → after, or a file's own line, say what the detail summarised.
+            let shown_below = !s.change.fields.is_empty()
+                || (s.kind == crate::plan::Kind::File && !s.change.files.is_empty());
+            let detail = if s.detail.is_empty() || said_below || shown_below {
                 String::new()
             } else {
                 format!(" [{}]", s.detail)

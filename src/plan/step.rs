@@ -42,8 +42,10 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
-    /// A project or plugin with no repo yet.
+    /// A project with no repo yet.
     NewProject,
+    /// A dev plugin with no repo yet.
+    NewPlugin,
     /// The resource is not on GitHub yet and fleetsync never wrote it.
     NewResource,
     /// The config (or a template, or the inventory) now renders something else.
@@ -73,6 +75,7 @@ impl Reason {
     pub fn describe(&self) -> String {
         match self {
             Reason::NewProject => "new project".into(),
+            Reason::NewPlugin => "new dev plugin".into(),
             Reason::NewResource => "not on GitHub yet".into(),
             Reason::ConfigChanged { what } => format!("config changed: {what}"),
             Reason::Drift { what } => format!("drift: {what}"),

@@ -38,6 +38,8 @@ fn create(b: &mut Builder<'_>, d: &DiffInput<'_>, addr: &Address) -> ControlFlow
         Reason::Drift {
             what: "repo deleted on GitHub".into(),
         }
+    } else if spec.source.kind == crate::desired::SourceKind::Plugin {
+        Reason::NewPlugin
     } else {
         Reason::NewProject
     };
