@@ -282,7 +282,12 @@ async fn suspend_and_resume_last_across_a_restart_and_stop_every_write() {
     // The whole fleet: shown in status and the metric; a run is refused, nothing written.
     let text = ok(&addr, &["suspend", "--config", &config]);
     assert!(text.starts_with("suspended the fleet"), "{text}");
-    assert!(ok(&addr, &["status"]).contains("SUSPENDED since 20"));
+    let status = ok(&addr, &["status"]);
+    assert!(status.contains("SUSPENDED since 20"), "{status}");
+    assert!(
+        status.contains("skipped while the fleet is suspended"),
+        "{status}"
+    );
     f.gh.handle.reset_counters();
     assert!(f.gh.handle.set_variable(&a, var, "HACKED"));
     let o = fleetctl(&["reconcile", "--now", "--config", &config]);

@@ -515,6 +515,48 @@ async fn org_variables_show_before_and_after() {
     let v = step(&steps, "org-variable:acme/DATAIKU_INFRA_ID_PROD");
     assert_eq!(field(v, "value")["before"], "hand-infra");
     assert_eq!(field(v, "value")["after"], "prod-automation");
+
+    // A repo taken out of an org secret's selection by hand: which repo comes back, as a
+    // field, not only in the step's summary.
+    let repo = f.wanted_project_repos().remove(0);
+    let http = reqwest::Client::new();
+    let id = http
+        .get(format!("{}/repos/{repo}", f.gh.url))
+        .bearer_auth(GH_TOKEN)
+        .header("user-agent", "hand-edit")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let secret = "DATAIKU_INSTANCE_PROD_CI_API_TOKEN";
+    let resp = http
+        .delete(format!(
+            "{}/orgs/acme/actions/secrets/{secret}/repositories/{id}",
+            f.gh.url
+        ))
+        .bearer_auth(GH_TOKEN)
+        .header("user-agent", "hand-edit")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let t = text(&fleetctl(&f, &["plan"]));
+    assert!(
+        t.contains(&format!("repositories_added: (none) → [\"{repo}\"]")),
+        "{t}"
+    );
+    let plan: Value = serde_json::from_str(&text(&fleetctl(&f, &["-o", "json", "plan"]))).unwrap();
+    let steps = json_steps(&plan);
+    let sel = step(&steps, &format!("org-secret:acme/{secret}"));
+    assert_eq!(
+        field(sel, "repositories_added")["after"][0],
+        repo.as_str(),
+        "{sel}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -456,7 +456,12 @@ fn run_lines(v: &Value) -> String {
     if let Some(id) = v.get("queued_run").filter(|r| !r.is_null()) {
         out.push_str(&format!("queued: #{id}\n"));
     }
+    let suspended = v.pointer("/suspended/fleet").is_some_and(|f| f.is_string());
     match v.get("next_scheduled_run").and_then(|t| t.as_str()) {
+        Some(t) if suspended => out.push_str(&format!(
+            "next scheduled run: {t}{}, skipped while the fleet is suspended\n",
+            from_now(t)
+        )),
         Some(t) => out.push_str(&format!("next scheduled run: {t}{}\n", from_now(t))),
         None => out.push_str("next scheduled run: none\n"),
     }

@@ -5,8 +5,13 @@ use crate::desired::fingerprint;
 use crate::observe::ObservedOrgItem;
 use crate::plan::address::Address;
 use crate::plan::builder::LastApplied;
+use crate::plan::change::{Change as StepChange, FieldChange};
 use crate::plan::step::Reason;
+use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// How many repos a plan names of those added to (or removed from) a selection.
+pub const NAMED: usize = 20;
 
 /// Repositories that may read an org secret or variable.
 pub type Selection = BTreeMap<String, u64>;
@@ -41,6 +46,38 @@ impl Change {
 
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// Before → after for a plan: `repositories_added: (none) → ["acme/a", …]` and
+    /// `repositories_removed: ["acme/x"] → (none)`, naming at most [`NAMED`] of each (then
+    /// `"… N more"`).
+    pub fn fields(&self) -> StepChange {
+        let named = |v: &[String]| {
+            let mut names: Vec<Value> = v.iter().take(NAMED).cloned().map(Value::from).collect();
+            if v.len() > NAMED {
+                names.push(Value::from(format!("… {} more", v.len() - NAMED)));
+            }
+            Value::Array(names)
+        };
+        let mut fields = Vec::new();
+        if !self.added.is_empty() {
+            fields.push(FieldChange {
+                field: "repositories_added".into(),
+                before: None,
+                after: Some(named(&self.added)),
+            });
+        }
+        if !self.removed.is_empty() {
+            fields.push(FieldChange {
+                field: "repositories_removed".into(),
+                before: Some(named(&self.removed)),
+                after: None,
+            });
+        }
+        StepChange {
+            fields,
+            ..Default::default()
+        }
     }
 
     /// `+2 repos (acme/a, acme/b), -1 (acme/x)`, naming at most five of each.

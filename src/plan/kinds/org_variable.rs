@@ -80,6 +80,7 @@ pub(super) fn diff(b: &mut Builder<'_>, d: &OrgDiffInput<'_>) {
             added: change.added.len(),
             removed: change.removed.len(),
         };
-        b.push(Action::Update, addr, reason, op, change.describe());
+        b.push(Action::Update, addr.clone(), reason, op, change.describe());
+        b.change(&addr, change.fields());
     }
 }
