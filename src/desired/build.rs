@@ -4,12 +4,13 @@
 use super::protection::ProtectionSpec;
 use super::spec::{FileSpec, RepoSpec, SecretSpec, SourceKind, SourceObject};
 use crate::config::{
-    names, Config, NodeCtx, PluginCtx, ProjectCtx, RepoCtx, Scope, TemplateContext, ValueScope,
+    names, Config, DssNodeConfig, NodeCtx, PluginCtx, ProjectCtx, RepoContents, RepoCtx, Scope,
+    TemplateContext, ValueScope,
 };
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A source whose repo could not be described (a template or a secret source failed).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -148,173 +149,34 @@ pub fn repo_name(config: &Config, src: &SourceObject) -> Result<String, SpecErro
     Ok(name)
 }
 
-/// Builds the spec of one source.
+/// Builds the spec of one source: its name and description, then each part of the repo in
+/// turn (files, variables, secrets, protection, the node's overrides, infra ids, a plugin's
+/// mirrored files, the DSS remote).
 pub fn build_one(
     config: &Config,
     src: &SourceObject,
     fp_key: &[u8],
 ) -> Result<RepoSpec, SpecError> {
-    let scope = match src.kind {
-        SourceKind::Project => Scope::Project,
-        SourceKind::Plugin => Scope::Plugin,
-    };
-    let t = &config.templates;
-    let mut ctx = context(config, src);
-    let name = repo_name(config, src)?;
-    ctx.repo.name = name.clone();
-    let description = t
-        .render(names::DESCRIPTION, &ctx)
-        .map_err(template)?
-        .trim()
-        .to_string();
-    let contents = config.contents(scope);
-    let mut files = BTreeMap::new();
-    for (path, f) in &contents.files {
-        let text = t
-            .render(&names::file(scope, path), &ctx)
-            .map_err(template)?;
-        let content = text.into_bytes();
-        files.insert(
-            path.clone(),
-            FileSpec {
-                blob_sha: blob_sha(&content),
-                content,
-                mode: f.mode,
-            },
-        );
-    }
-    let mut variables = BTreeMap::new();
-    let mut org_variables = std::collections::BTreeSet::new();
-    for (name, cfg) in &contents.variables {
-        if cfg.get_ref().scope == ValueScope::Org {
-            org_variables.insert(name.to_ascii_uppercase());
-            continue;
-        }
-        let v = t
-            .render(&names::variable(scope, name), &ctx)
-            .map_err(template)?;
-        variables.insert(name.to_ascii_uppercase(), v);
-    }
-    let mut secrets = BTreeMap::new();
-    let mut org_secrets = std::collections::BTreeSet::new();
-    for (sname, cfg) in &contents.secrets {
-        if cfg.scope == ValueScope::Org {
-            org_secrets.insert(sname.to_ascii_uppercase());
-            continue;
-        }
-        let source = &cfg.source;
-        let rendered = t
-            .render(&names::secret(scope, sname), &ctx)
-            .map_err(template)?;
-        let source = source.with_rendered(rendered.trim().to_string());
-        let value = source
-            .read(&config.base_dir)
-            .map_err(|e| SpecError::SecretSource {
-                name: sname.clone(),
-                reason: e.to_string(),
-            })?;
-        secrets.insert(
-            sname.to_ascii_uppercase(),
-            SecretSpec {
-                source: source.describe(),
-                fingerprint: secret_fingerprint(fp_key, value.expose()),
-                value,
-            },
-        );
-    }
-    let mut protection: BTreeMap<String, ProtectionSpec> = BTreeMap::new();
-    for (branch, p) in &contents.protection {
-        protection.insert(branch.clone(), ProtectionSpec::from_config(p));
-    }
+    let r = Renderer::new(config, src)?;
+    let description = r.description()?;
+    let contents = config.contents(r.scope);
     let gh = &config.raw.github;
     let node_cfg = config.raw.dss.iter().find(|n| n.name == src.node);
+    let files = r.files(contents)?;
+    let (mut variables, org_variables) = r.variables(contents)?;
+    let (secrets, org_secrets) = r.secrets(contents, fp_key)?;
+    let mut protection: BTreeMap<String, ProtectionSpec> = contents
+        .protection
+        .iter()
+        .map(|(branch, p)| (branch.clone(), ProtectionSpec::from_config(p)))
+        .collect();
     let mut visibility = gh.visibility.as_str().to_string();
     if let Some(node) = node_cfg {
-        let ov = &node.overrides;
-        if !ov.visibility_field.is_empty() {
-            if let Some(v) = src.custom.get(&ov.visibility_field) {
-                match v.as_str() {
-                    Some(x @ ("private" | "internal" | "public")) => visibility = x.to_string(),
-                    _ => {
-                        return Err(SpecError::Override(format!(
-                            "custom field {} = {v} is not private, internal or public",
-                            ov.visibility_field
-                        )))
-                    }
-                }
-            }
-        }
-        if !ov.required_reviews_field.is_empty() {
-            if let Some(v) = src.custom.get(&ov.required_reviews_field) {
-                let n = v
-                    .as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                    .filter(|n| *n <= 6)
-                    .ok_or_else(|| {
-                        SpecError::Override(format!(
-                            "custom field {} = {v} is not a number of reviews from 0 to 6",
-                            ov.required_reviews_field
-                        ))
-                    })?;
-                for p in protection.values_mut() {
-                    p.required_approving_review_count = Some(n as u8);
-                }
-            }
-        }
+        apply_overrides(node, src, &mut visibility, &mut protection)?;
     }
-    match &src.infra {
-        Some(Ok((staging, prod))) => {
-            variables.insert("DATAIKU_INFRA_ID_STAGING".into(), staging.clone());
-            variables.insert("DATAIKU_INFRA_ID_PROD".into(), prod.clone());
-        }
-        Some(Err(e)) => return Err(SpecError::Infra(e.clone())),
-        None => {}
-    }
-    let mut mirror = BTreeMap::new();
-    match &src.mirror {
-        Some(Ok(m)) => {
-            for (path, content) in m {
-                if files.contains_key(path) {
-                    continue; // a managed file wins over the plugin's own copy
-                }
-                mirror.insert(
-                    path.clone(),
-                    FileSpec {
-                        blob_sha: blob_sha(content),
-                        content: content.clone(),
-                        mode: crate::config::FileMode::Managed,
-                    },
-                );
-            }
-        }
-        Some(Err(e)) => return Err(SpecError::PluginFiles(e.clone())),
-        None => {}
-    }
-    let dss_link = match (src.kind, node_cfg) {
-        (SourceKind::Project, Some(node)) if node.git.link_remote => {
-            let host = if node.git.host.is_empty() {
-                git_host(gh.api_url.get_ref())
-            } else {
-                node.git.host.clone()
-            };
-            let url = match node.git.url_scheme {
-                crate::config::RemoteScheme::Ssh => format!("git@{host}:{}/{name}.git", gh.owner),
-                crate::config::RemoteScheme::Https => {
-                    format!("https://{host}/{}/{name}.git", gh.owner)
-                }
-            };
-            Some(super::spec::DssLink {
-                node: node.name.clone(),
-                key: src.key.clone(),
-                remote_name: node.git.remote_name.clone(),
-                url,
-                overwrite: node.git.overwrite_remote,
-                push: node.git.push,
-                branch: node.git.branch.clone(),
-            })
-        }
-        _ => None,
-    };
+    add_infra_ids(src, &mut variables)?;
+    let mirror = mirrored_files(src, &files)?;
+    let dss_link = node_cfg.and_then(|node| dss_link(config, src, node, &r.name));
     let mut topics: Vec<String> = contents.topics.clone();
     topics.sort();
     topics.dedup();
@@ -331,7 +193,7 @@ pub fn build_one(
         .collect();
     Ok(RepoSpec {
         owner: gh.owner.clone(),
-        name,
+        name: r.name.clone(),
         source: src.clone(),
         description,
         visibility,
@@ -350,6 +212,234 @@ pub fn build_one(
         mirror,
         dss_link,
         marker: None,
+    })
+}
+
+/// Renders one source's templates: the config's templates with the source's context.
+struct Renderer<'a> {
+    config: &'a Config,
+    scope: Scope,
+    ctx: TemplateContext,
+    /// The repo's name (already in `ctx`).
+    name: String,
+}
+
+/// Variables by name, and the names that are org-scoped (not per repo).
+type Variables = (BTreeMap<String, String>, BTreeSet<String>);
+
+/// Secrets by name, and the names that are org-scoped.
+type Secrets = (BTreeMap<String, SecretSpec>, BTreeSet<String>);
+
+impl<'a> Renderer<'a> {
+    fn new(config: &'a Config, src: &SourceObject) -> Result<Self, SpecError> {
+        let scope = match src.kind {
+            SourceKind::Project => Scope::Project,
+            SourceKind::Plugin => Scope::Plugin,
+        };
+        let mut ctx = context(config, src);
+        let name = repo_name(config, src)?;
+        ctx.repo.name = name.clone();
+        Ok(Renderer {
+            config,
+            scope,
+            ctx,
+            name,
+        })
+    }
+
+    fn render(&self, template_name: &str) -> Result<String, SpecError> {
+        self.config
+            .templates
+            .render(template_name, &self.ctx)
+            .map_err(template)
+    }
+
+    fn description(&self) -> Result<String, SpecError> {
+        Ok(self.render(names::DESCRIPTION)?.trim().to_string())
+    }
+
+    /// The managed files, rendered, with their blob SHAs.
+    fn files(&self, contents: &RepoContents) -> Result<BTreeMap<String, FileSpec>, SpecError> {
+        let mut files = BTreeMap::new();
+        for (path, f) in &contents.files {
+            let content = self.render(&names::file(self.scope, path))?.into_bytes();
+            files.insert(
+                path.clone(),
+                FileSpec {
+                    blob_sha: blob_sha(&content),
+                    content,
+                    mode: f.mode,
+                },
+            );
+        }
+        Ok(files)
+    }
+
+    /// The per-repo variables, rendered (names upper-cased, as GitHub keeps them).
+    fn variables(&self, contents: &RepoContents) -> Result<Variables, SpecError> {
+        let mut variables = BTreeMap::new();
+        let mut org = BTreeSet::new();
+        for (name, cfg) in &contents.variables {
+            if cfg.get_ref().scope == ValueScope::Org {
+                org.insert(name.to_ascii_uppercase());
+                continue;
+            }
+            let value = self.render(&names::variable(self.scope, name))?;
+            variables.insert(name.to_ascii_uppercase(), value);
+        }
+        Ok((variables, org))
+    }
+
+    /// The per-repo secrets: each source rendered and read, its value fingerprinted with the
+    /// store's key.
+    fn secrets(&self, contents: &RepoContents, fp_key: &[u8]) -> Result<Secrets, SpecError> {
+        let mut secrets = BTreeMap::new();
+        let mut org = BTreeSet::new();
+        for (sname, cfg) in &contents.secrets {
+            if cfg.scope == ValueScope::Org {
+                org.insert(sname.to_ascii_uppercase());
+                continue;
+            }
+            let rendered = self.render(&names::secret(self.scope, sname))?;
+            let source = cfg.source.with_rendered(rendered.trim().to_string());
+            let value =
+                source
+                    .read(&self.config.base_dir)
+                    .map_err(|e| SpecError::SecretSource {
+                        name: sname.clone(),
+                        reason: e.to_string(),
+                    })?;
+            secrets.insert(
+                sname.to_ascii_uppercase(),
+                SecretSpec {
+                    source: source.describe(),
+                    fingerprint: secret_fingerprint(fp_key, value.expose()),
+                    value,
+                },
+            );
+        }
+        Ok((secrets, org))
+    }
+}
+
+/// The node's `[dss.overrides]`: a project's custom fields may set the repo's visibility and
+/// the number of reviews every protected branch requires.
+fn apply_overrides(
+    node: &DssNodeConfig,
+    src: &SourceObject,
+    visibility: &mut String,
+    protection: &mut BTreeMap<String, ProtectionSpec>,
+) -> Result<(), SpecError> {
+    let ov = &node.overrides;
+    if let Some(v) = custom_field(src, &ov.visibility_field) {
+        match v.as_str() {
+            Some(x @ ("private" | "internal" | "public")) => *visibility = x.to_string(),
+            _ => {
+                return Err(SpecError::Override(format!(
+                    "custom field {} = {v} is not private, internal or public",
+                    ov.visibility_field
+                )))
+            }
+        }
+    }
+    if let Some(v) = custom_field(src, &ov.required_reviews_field) {
+        let n = v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .filter(|n| *n <= 6)
+            .ok_or_else(|| {
+                SpecError::Override(format!(
+                    "custom field {} = {v} is not a number of reviews from 0 to 6",
+                    ov.required_reviews_field
+                ))
+            })?;
+        for p in protection.values_mut() {
+            p.required_approving_review_count = Some(n as u8);
+        }
+    }
+    Ok(())
+}
+
+/// A custom field's value, when the override names a field (`""`: none) and the project has it.
+fn custom_field<'s>(src: &'s SourceObject, field: &str) -> Option<&'s serde_json::Value> {
+    if field.is_empty() {
+        return None;
+    }
+    src.custom.get(field)
+}
+
+/// The project's deployment infrastructure ids, as the two `DATAIKU_INFRA_ID_*` variables.
+fn add_infra_ids(
+    src: &SourceObject,
+    variables: &mut BTreeMap<String, String>,
+) -> Result<(), SpecError> {
+    match &src.infra {
+        Some(Ok((staging, prod))) => {
+            variables.insert("DATAIKU_INFRA_ID_STAGING".into(), staging.clone());
+            variables.insert("DATAIKU_INFRA_ID_PROD".into(), prod.clone());
+            Ok(())
+        }
+        Some(Err(e)) => Err(SpecError::Infra(e.clone())),
+        None => Ok(()),
+    }
+}
+
+/// A dev plugin's own files to mirror; a managed file of the same path wins.
+fn mirrored_files(
+    src: &SourceObject,
+    managed: &BTreeMap<String, FileSpec>,
+) -> Result<BTreeMap<String, FileSpec>, SpecError> {
+    let mut mirror = BTreeMap::new();
+    match &src.mirror {
+        Some(Ok(m)) => {
+            for (path, content) in m {
+                if managed.contains_key(path) {
+                    continue;
+                }
+                mirror.insert(
+                    path.clone(),
+                    FileSpec {
+                        blob_sha: blob_sha(content),
+                        content: content.clone(),
+                        mode: crate::config::FileMode::Managed,
+                    },
+                );
+            }
+            Ok(mirror)
+        }
+        Some(Err(e)) => Err(SpecError::PluginFiles(e.clone())),
+        None => Ok(mirror),
+    }
+}
+
+/// The DSS project's git remote, when the node links projects (`[dss.git] link_remote`).
+fn dss_link(
+    config: &Config,
+    src: &SourceObject,
+    node: &DssNodeConfig,
+    name: &str,
+) -> Option<super::spec::DssLink> {
+    if src.kind != SourceKind::Project || !node.git.link_remote {
+        return None;
+    }
+    let gh = &config.raw.github;
+    let host = if node.git.host.is_empty() {
+        git_host(gh.api_url.get_ref())
+    } else {
+        node.git.host.clone()
+    };
+    let url = match node.git.url_scheme {
+        crate::config::RemoteScheme::Ssh => format!("git@{host}:{}/{name}.git", gh.owner),
+        crate::config::RemoteScheme::Https => format!("https://{host}/{}/{name}.git", gh.owner),
+    };
+    Some(super::spec::DssLink {
+        node: node.name.clone(),
+        key: src.key.clone(),
+        remote_name: node.git.remote_name.clone(),
+        url,
+        overwrite: node.git.overwrite_remote,
+        push: node.git.push,
+        branch: node.git.branch.clone(),
     })
 }
 
