@@ -226,178 +226,242 @@ impl GithubClient {
         conditional: bool,
     ) -> Result<Resp, GhError> {
         let write = method != Method::GET && method != Method::HEAD;
-        // Git Data objects are content-addressed: creating a blob, tree or commit twice does
-        // no harm (a commit made twice is left unreferenced), so those POSTs may be retried.
-        let idempotent = method != Method::POST
-            || matches!(
-                route,
-                routes::GIT_BLOBS | routes::GIT_TREES | routes::GIT_COMMITS
-            );
-        let m = method.as_str().to_string();
         let cached = match (&self.etags, conditional && !write) {
             (Some(cache), true) => etag_cache::lookup(cache, path).await,
             _ => None,
         };
-        let mut attempt: u32 = 0;
+        let mut call = Call {
+            m: method.as_str().to_string(),
+            idempotent: is_idempotent(&method, route),
+            method,
+            route,
+            path,
+            write,
+            fill_cache: conditional && !write,
+            attempt: 0,
+        };
         let mut reminted = false;
         loop {
-            attempt += 1;
-            let slot = self.pacer.slot().await;
-            self.pacer.permit(&method, route).await;
-            let mut req = http::Request::builder().method(method.clone()).uri(path);
-            let mut generation = None;
-            if let Some(tokens) = &self.tokens {
-                let lease = tokens.lease().await?;
-                let mut v =
-                    http::HeaderValue::from_str(&format!("Bearer {}", lease.token.expose()))
-                        .map_err(|_| {
-                            GhError::Setup("the installation token is not a valid header".into())
-                        })?;
-                v.set_sensitive(true);
-                req = req.header(http::header::AUTHORIZATION, v);
-                generation = Some(lease.generation);
-            }
-            if let Some(c) = &cached {
-                req = req.header(http::header::IF_NONE_MATCH, c.etag.as_str());
-            }
-            req = req.header(http::header::ACCEPT, "application/vnd.github+json");
-            let req = self
-                .octo
-                .build_request(req, body)
-                .map_err(|e| GhError::Setup(format!("{m} {path}: {e}")))?;
-            let sent = tokio::time::timeout(self.opts.request_timeout, async {
-                let resp = self.octo.execute(req).await?;
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let text = self.octo.body_to_string(resp).await?;
-                Ok::<_, octocrab::Error>((status, headers, text))
-            })
-            .await;
-            drop(slot);
-            let (status, headers, text) = match sent {
-                Ok(Ok(r)) => r,
-                failed => {
-                    let reason = match failed {
-                        Err(_) => format!("no answer within {:?}", self.opts.request_timeout),
-                        Ok(Err(e)) => transport_reason(&e),
-                        Ok(Ok(_)) => String::new(),
-                    };
-                    self.stats.record(&m, route, 0, write);
-                    if !idempotent {
-                        return Err(GhError::Ambiguous {
-                            method: m,
-                            path: path.to_string(),
-                            reason,
-                        });
+            call.attempt += 1;
+            let (generation, sent) = self.send_once(&call, body, cached.as_ref()).await?;
+            let next = match sent {
+                Err(reason) => {
+                    self.stats.record(&call.m, route, 0, call.write);
+                    self.after_no_answer(&call, reason)
+                }
+                Ok(answer) => {
+                    self.stats.record(&call.m, route, answer.status, call.write);
+                    if self
+                        .remint_once(&call, answer.status, generation, &mut reminted)
+                        .await
+                    {
+                        continue;
                     }
-                    if attempt >= self.opts.max_attempts {
-                        return Err(GhError::Transport {
-                            method: m,
-                            path: path.to_string(),
-                            reason: format!("{reason} (after {attempt} attempts)"),
-                        });
-                    }
-                    self.stats.record_retry();
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    continue;
+                    self.after_answer(&call, answer, cached.as_ref()).await
                 }
             };
-            self.stats.record(&m, route, status, write);
-            if let (401, Some(tokens), Some(g), false) =
-                (status, &self.tokens, generation, reminted)
-            {
-                // Revoked or expired early: one new token, one more try.
-                tracing::info!(method = %m, path, "installation token refused; minting a new one");
-                tokens.refused(g).await;
-                reminted = true;
-                continue;
-            }
-            self.stats.record_headers(
-                header_i64(&headers, "x-ratelimit-remaining"),
-                header_i64(&headers, "x-ratelimit-used"),
-                header_i64(&headers, "x-ratelimit-limit"),
-                header_i64(&headers, "x-ratelimit-reset"),
-            );
-            if status == 304 {
-                if let Some(c) = &cached {
-                    return Ok(Resp {
-                        status: 200,
-                        headers,
-                        body: String::from_utf8_lossy(&c.body).into_owned(),
-                        from_cache: true,
-                    });
-                }
-            }
-            let now = chrono::Utc::now().timestamp();
-            match classify(status, &headers, &text, now) {
-                Limit::None => {}
-                limit @ (Limit::Primary { .. } | Limit::Secondary { .. }) => {
-                    self.stats.record_rate_limited();
-                    let (kind, wait) = match limit {
-                        Limit::Secondary { wait } => ("secondary limit", wait),
-                        Limit::Primary { wait } => ("rate limit", wait),
-                        Limit::None => ("rate limit", Duration::ZERO),
-                    };
-                    if attempt >= self.opts.max_attempts || wait > self.opts.max_wait {
-                        return Err(GhError::RateLimited {
-                            method: m,
-                            path: path.to_string(),
-                            detail: format!("{kind}, GitHub asks to wait {}s", wait.as_secs()),
-                            attempts: attempt,
-                        });
-                    }
-                    if matches!(limit, Limit::Secondary { .. }) {
-                        // Not ours (the pacer keeps within the limits): another client on
-                        // the same identity. Hold this endpoint, then slow it.
-                        let content = text.to_ascii_lowercase().contains("content creation")
-                            && is_content_write(&method, route);
-                        self.pacer.penalise(route, content, wait);
-                        self.stats.record_secondary_limited();
-                    }
-                    tracing::warn!(method = %m, path, wait_s = wait.as_secs(), "GitHub {kind}; waiting before retrying");
+            match next {
+                Next::Done(result) => return result,
+                Next::Retry { after } => {
                     self.stats.record_retry();
-                    tokio::time::sleep(wait + jitter(Duration::from_millis(250))).await;
-                    continue;
+                    tokio::time::sleep(after).await;
                 }
             }
-            if status >= 500 {
-                if !idempotent {
-                    return Err(GhError::Ambiguous {
-                        method: m,
-                        path: path.to_string(),
-                        reason: format!("HTTP {status}: {}", github_message(&text)),
-                    });
-                }
-                if attempt < self.opts.max_attempts {
-                    self.stats.record_retry();
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    continue;
-                }
-            }
-            if (200..300).contains(&status) {
-                if conditional && !write {
-                    if let (Some(cache), Some(etag)) = (
-                        &self.etags,
-                        headers
-                            .get(http::header::ETAG)
-                            .and_then(|v| v.to_str().ok()),
-                    ) {
-                        etag_cache::keep(cache, path, etag, text.as_bytes()).await;
-                    }
-                }
-                return Ok(Resp {
-                    status,
-                    headers,
-                    body: text,
-                    from_cache: false,
-                });
-            }
-            return Err(GhError::Http {
-                method: m,
-                path: path.to_string(),
+        }
+    }
+
+    /// One attempt: waits for a slot and the pacer, sends the request (with the token and
+    /// the cached ETag) and reads the answer, within the request timeout. `Err` is a request
+    /// that could not be built; `Ok((generation, Err(reason)))` one that got no answer.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        body: Option<&serde_json::Value>,
+        cached: Option<&crate::store::CachedResponse>,
+    ) -> Result<(Option<u64>, Result<Answer, String>), GhError> {
+        let slot = self.pacer.slot().await;
+        self.pacer.permit(&call.method, call.route).await;
+        let mut req = http::Request::builder()
+            .method(call.method.clone())
+            .uri(call.path);
+        let mut generation = None;
+        if let Some(tokens) = &self.tokens {
+            let lease = tokens.lease().await?;
+            let mut v = http::HeaderValue::from_str(&format!("Bearer {}", lease.token.expose()))
+                .map_err(|_| {
+                    GhError::Setup("the installation token is not a valid header".into())
+                })?;
+            v.set_sensitive(true);
+            req = req.header(http::header::AUTHORIZATION, v);
+            generation = Some(lease.generation);
+        }
+        if let Some(c) = cached {
+            req = req.header(http::header::IF_NONE_MATCH, c.etag.as_str());
+        }
+        req = req.header(http::header::ACCEPT, "application/vnd.github+json");
+        let req = self
+            .octo
+            .build_request(req, body)
+            .map_err(|e| GhError::Setup(format!("{} {}: {e}", call.m, call.path)))?;
+        let sent = tokio::time::timeout(self.opts.request_timeout, async {
+            let resp = self.octo.execute(req).await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let text = self.octo.body_to_string(resp).await?;
+            Ok::<_, octocrab::Error>(Answer {
                 status,
-                message: github_message(&text),
-            });
+                headers,
+                text,
+            })
+        })
+        .await;
+        drop(slot);
+        let answer = match sent {
+            Ok(Ok(a)) => Ok(a),
+            Err(_) => Err(format!("no answer within {:?}", self.opts.request_timeout)),
+            Ok(Err(e)) => Err(transport_reason(&e)),
+        };
+        Ok((generation, answer))
+    }
+
+    /// No answer (timeout, reset): retried with backoff when the request is idempotent, an
+    /// ambiguous outcome otherwise (the caller re-observes before anything is written again).
+    fn after_no_answer(&self, call: &Call<'_>, reason: String) -> Next {
+        if !call.idempotent {
+            return Next::Done(Err(GhError::Ambiguous {
+                method: call.m.clone(),
+                path: call.path.to_string(),
+                reason,
+            }));
+        }
+        if call.attempt >= self.opts.max_attempts {
+            return Next::Done(Err(GhError::Transport {
+                method: call.m.clone(),
+                path: call.path.to_string(),
+                reason: format!("{reason} (after {} attempts)", call.attempt),
+            }));
+        }
+        Next::Retry {
+            after: self.backoff(call.attempt),
+        }
+    }
+
+    /// A 401 with an App token: revoked or expired early, so one new token and one more try.
+    async fn remint_once(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        generation: Option<u64>,
+        reminted: &mut bool,
+    ) -> bool {
+        let (401, Some(tokens), Some(g), false) = (status, &self.tokens, generation, *reminted)
+        else {
+            return false;
+        };
+        tracing::info!(method = %call.m, path = call.path, "installation token refused; minting a new one");
+        tokens.refused(g).await;
+        *reminted = true;
+        true
+    }
+
+    /// An answer: the cached body for a 304, a wait for a rate limit, backoff for a 5xx, the
+    /// response for a 2xx (its ETag kept), an error otherwise.
+    async fn after_answer(
+        &self,
+        call: &Call<'_>,
+        answer: Answer,
+        cached: Option<&crate::store::CachedResponse>,
+    ) -> Next {
+        let Answer {
+            status,
+            headers,
+            text,
+        } = answer;
+        self.stats.record_headers(
+            header_i64(&headers, "x-ratelimit-remaining"),
+            header_i64(&headers, "x-ratelimit-used"),
+            header_i64(&headers, "x-ratelimit-limit"),
+            header_i64(&headers, "x-ratelimit-reset"),
+        );
+        if let (304, Some(c)) = (status, cached) {
+            return Next::Done(Ok(Resp {
+                status: 200,
+                headers,
+                body: String::from_utf8_lossy(&c.body).into_owned(),
+                from_cache: true,
+            }));
+        }
+        let now = chrono::Utc::now().timestamp();
+        let limit = classify(status, &headers, &text, now);
+        if !matches!(limit, Limit::None) {
+            return self.after_rate_limit(call, limit, &text);
+        }
+        if status >= 500 {
+            if !call.idempotent {
+                return Next::Done(Err(GhError::Ambiguous {
+                    method: call.m.clone(),
+                    path: call.path.to_string(),
+                    reason: format!("HTTP {status}: {}", github_message(&text)),
+                }));
+            }
+            if call.attempt < self.opts.max_attempts {
+                return Next::Retry {
+                    after: self.backoff(call.attempt),
+                };
+            }
+        }
+        if (200..300).contains(&status) {
+            if call.fill_cache {
+                let etag = headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok());
+                if let (Some(cache), Some(etag)) = (&self.etags, etag) {
+                    etag_cache::keep(cache, call.path, etag, text.as_bytes()).await;
+                }
+            }
+            return Next::Done(Ok(Resp {
+                status,
+                headers,
+                body: text,
+                from_cache: false,
+            }));
+        }
+        Next::Done(Err(GhError::Http {
+            method: call.m.clone(),
+            path: call.path.to_string(),
+            status,
+            message: github_message(&text),
+        }))
+    }
+
+    /// A primary or secondary rate limit: wait as GitHub asks (a secondary one also holds
+    /// and slows the endpoint), unless that is too long or the attempts are spent.
+    fn after_rate_limit(&self, call: &Call<'_>, limit: Limit, text: &str) -> Next {
+        self.stats.record_rate_limited();
+        let (kind, wait) = match limit {
+            Limit::Secondary { wait } => ("secondary limit", wait),
+            Limit::Primary { wait } => ("rate limit", wait),
+            Limit::None => ("rate limit", Duration::ZERO),
+        };
+        if call.attempt >= self.opts.max_attempts || wait > self.opts.max_wait {
+            return Next::Done(Err(GhError::RateLimited {
+                method: call.m.clone(),
+                path: call.path.to_string(),
+                detail: format!("{kind}, GitHub asks to wait {}s", wait.as_secs()),
+                attempts: call.attempt,
+            }));
+        }
+        if matches!(limit, Limit::Secondary { .. }) {
+            // Not ours (the pacer keeps within the limits): another client on the same
+            // identity. Hold this endpoint, then slow it.
+            let content = text.to_ascii_lowercase().contains("content creation")
+                && is_content_write(&call.method, call.route);
+            self.pacer.penalise(call.route, content, wait);
+            self.stats.record_secondary_limited();
+        }
+        tracing::warn!(method = %call.m, path = call.path, wait_s = wait.as_secs(), "GitHub {kind}; waiting before retrying");
+        Next::Retry {
+            after: wait + jitter(Duration::from_millis(250)),
         }
     }
 
@@ -487,4 +551,44 @@ pub(crate) fn github_message(body: &str) -> String {
         }
     }
     msg
+}
+
+/// One request as the retry loop carries it.
+struct Call<'a> {
+    method: Method,
+    /// The method as text, for errors and metrics.
+    m: String,
+    route: &'static str,
+    path: &'a str,
+    write: bool,
+    /// Safe to send again after no answer or a 5xx.
+    idempotent: bool,
+    /// A conditional GET: a 2xx's ETag goes into the cache.
+    fill_cache: bool,
+    /// 1 for the first try.
+    attempt: u32,
+}
+
+/// What GitHub answered.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+/// What an attempt's outcome asks of the retry loop.
+enum Next {
+    Done(Result<Resp, GhError>),
+    Retry { after: Duration },
+}
+
+/// Whether a request may be sent again when its outcome is unknown. Git Data objects are
+/// content-addressed: creating a blob, tree or commit twice does no harm (a commit made twice
+/// is left unreferenced), so those POSTs may be retried; other POSTs may not.
+fn is_idempotent(method: &Method, route: &str) -> bool {
+    *method != Method::POST
+        || matches!(
+            route,
+            routes::GIT_BLOBS | routes::GIT_TREES | routes::GIT_COMMITS
+        )
 }
