@@ -250,6 +250,27 @@ async fn reconcile_now_by_repo_with_a_timeout_and_a_token_hint() {
     assert!(stderr(&o).contains("after --timeout 1s"), "{}", stderr(&o));
     f.gh.handle.update_settings(|s| s.latency_ms = 0);
 
+    // A token fleetd does not know: said so, not "give one".
+    let o = fleetctl(&["reconcile", "--now", "--addr", &addr, "--token", "wrong"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refused the API token given"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains("wrong"),
+        "the token echoed: {}",
+        stderr(&o)
+    );
+
+    // events and drift of a repo fleetsync does not know: an error, as `repos NAME` is.
+    for what in ["events", "drift"] {
+        let o = fleetctl(&[what, "--repo", "nosuch", "--addr", &addr]);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stdout(&o));
+        assert!(stderr(&o).contains("not managed"), "{what}: {}", stderr(&o));
+    }
+
     // No token: the 401 says how to give one.
     let o = fleetctl(&["reconcile", "--now", "--addr", &addr]);
     assert_eq!(o.status.code(), Some(1));
@@ -335,6 +356,16 @@ async fn suspend_and_resume_last_across_a_restart_and_stop_every_write() {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect();
     assert_eq!(touched_a, Vec::<String>::new());
+    // `repos` shows it suspended; a run asked for it alone is refused, saying why.
+    let table = ok(&addr, &["repos"]);
+    let row = table.lines().find(|l| l.starts_with(&a)).unwrap();
+    assert!(
+        row.contains("suspended") && row.contains("fleetctl resume --repo"),
+        "{table}"
+    );
+    let o = fleetctl(&["reconcile", "--now", "--repo", &a, "--config", &config]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("is suspended since"), "{}", stderr(&o));
     let metrics = d.get("/metrics").await.unwrap();
     let metrics = metrics.as_str().unwrap();
     assert!(
@@ -669,4 +700,50 @@ async fn plan_remote_takes_diff_and_the_exit_codes_of_a_local_plan() {
     let doc: Value = serde_json::from_str(&stdout(&plan(&["--diff", "-o", "json"]))).unwrap();
     assert!(doc.get("text_whole_diffs").is_none(), "{doc}");
     assert_eq!(doc["plan"]["changes"], true, "{doc}");
+}
+
+#[test]
+fn errors_are_said_once_with_one_prefix_and_as_json_when_asked() {
+    let nope = "/nonexistent/fleet.toml";
+    for args in [
+        vec!["adopt", "dss-x", "--config", nope],
+        vec!["secrets", "rotate", "--config", nope],
+        vec!["plan", "--config", nope],
+        vec!["reconcile", "--local", "--config", nope],
+        vec!["status", "--config", nope],
+    ] {
+        let o = fleetctl(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().collect::<Vec<_>>(),
+            vec![format!(
+                "error: {nope}: cannot read config: No such file or directory (os error 2)"
+            )],
+            "{args:?}"
+        );
+        // As a JSON document on stderr, stdout empty, when JSON is asked for.
+        let mut json_args = args.clone();
+        json_args.extend(["-o", "json"]);
+        let o = fleetctl(&json_args);
+        assert!(stdout(&o).is_empty(), "{json_args:?}: {}", stdout(&o));
+        let doc: Value = serde_json::from_str(&stderr(&o))
+            .unwrap_or_else(|e| panic!("{json_args:?}: {e}: {}", stderr(&o)));
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(nope), "{json_args:?}: {message}");
+        assert_eq!(doc["error"]["exit_code"], 2);
+    }
+
+    // A limit of 0 lists nothing: refused as a bad value.
+    for what in ["runs", "drift", "events"] {
+        let o = fleetctl(&[what, "--limit", "0"]);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+    }
+
+    // fleetd not running: the cause is said; a remote plan's codes are a local plan's.
+    let o = fleetctl(&["plan", "--remote", "--addr", "127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("onnection refused"), "{}", stderr(&o));
+    let o = fleetctl(&["plan", "--remote", "--exit-code", "--addr", "127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }

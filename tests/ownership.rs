@@ -674,6 +674,25 @@ async fn case6_lost_state_is_rebuilt_from_markers_without_rewriting_secrets() {
     let first_tombstone = std::time::Instant::now();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     lose_the_state_file(&f);
+    // A plan on the new state file says what a run will do, logs no ERROR, persists nothing
+    // (so a second plan says the same).
+    for _ in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetctl"))
+            .args(["plan", "--config"])
+            .arg(&f.config_path)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            stdout.contains("is new: a run will rebuild it from GitHub"),
+            "{stdout}\n{stderr}"
+        );
+        assert!(!stderr.contains("STATE REBUILT"), "{stderr}");
+        assert!(!stderr.contains("ERROR"), "{stderr}");
+    }
     f.gh.handle.reset_counters();
     let r = f.run().await;
     let restarted = std::time::Instant::now();
@@ -832,6 +851,19 @@ async fn fleetctl_adopt_and_secrets_rotate() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // No terminal to ask on (stdin is not one here): refused, saying how, nothing written.
+    f.gh.handle.reset_counters();
+    let (code, stdout, stderr) = fleetctl(&["adopt", &repo]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("+ marker:{repo}")),
+        "the plan first: {stdout}"
+    );
+    assert!(
+        stderr.contains("--yes") && !stderr.contains("[y/N]"),
+        "{stderr}"
+    );
+    assert!(write_requests(&f).is_empty(), "{:?}", write_requests(&f));
     f.gh.handle.reset_counters();
     let (code, stdout, stderr) = fleetctl(&["adopt", "--yes", &repo]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");

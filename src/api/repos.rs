@@ -6,19 +6,34 @@ use super::errors::ApiError;
 use crate::daemon::AppState;
 use crate::guard::{pending_removal, PendingRemoval};
 use crate::reconcile::PENDING_REMOVAL;
-use crate::store::{RepoRecord, Tombstone};
+use crate::store::{RepoRecord, Suspension, Tombstone};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// One repo as the API shows it.
-fn repo_doc(rec: &RepoRecord, pending: Option<&PendingRemoval>) -> Value {
+fn repo_doc(rec: &RepoRecord, pending: Option<&PendingRemoval>, suspension: &Suspension) -> Value {
     let mut v = json!(rec);
     if let Some(p) = pending {
         v["recorded_status"] = json!(rec.status);
         v["status"] = json!(PENDING_REMOVAL);
         v["removal"] = json!(p);
     }
+    // `fleetctl suspend --repo`: runs leave it alone, whatever it was last.
+    if let Some(since) = suspended_since(suspension, &rec.name) {
+        v["recorded_status"] = json!(rec.status);
+        v["status"] = json!("suspended");
+        v["suspended_since"] = json!(since);
+    }
     v
+}
+
+/// Since when `repo` is suspended on its own (names in any case).
+pub fn suspended_since<'s>(suspension: &'s Suspension, repo: &str) -> Option<&'s str> {
+    suspension
+        .repos
+        .iter()
+        .find(|(r, _)| r.eq_ignore_ascii_case(repo))
+        .map(|(_, since)| since.as_str())
 }
 
 /// Every managed repo's document and the pending removals among them.
@@ -28,11 +43,12 @@ pub fn repo_docs(s: &AppState) -> Result<(Vec<Value>, Vec<PendingRemoval>), ApiE
     let tombstones = store.list_tombstones()?;
     let by_repo: BTreeMap<&str, &Tombstone> =
         tombstones.iter().map(|t| (t.repo.as_str(), t)).collect();
+    let suspension = store.suspension()?;
     let mut docs = Vec::new();
     let mut pending = Vec::new();
     for r in store.list_repos()? {
         let p = pending_removal(&r, by_repo.get(r.name.as_str()).copied(), policy, grace);
-        docs.push(repo_doc(&r, p.as_ref()));
+        docs.push(repo_doc(&r, p.as_ref(), &suspension));
         pending.extend(p);
     }
     Ok((docs, pending))
@@ -59,7 +75,7 @@ pub fn repo_detail(s: &AppState, name: &str) -> Result<Value, ApiError> {
         .find(|t| t.repo == rec.name);
     let pending = pending_removal(&rec, tomb.as_ref(), policy, grace);
     Ok(json!({
-        "repo": repo_doc(&rec, pending.as_ref()),
+        "repo": repo_doc(&rec, pending.as_ref(), &s.store().suspension()?),
         "resources": s.store().list_resources(Some(&rec.name))?,
         "drift": s.store().list_drift(Some(&rec.name), 50)?,
     }))

@@ -255,19 +255,12 @@ async fn drift(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).min(5000);
-    // A repo no longer managed keeps its drift history under the name given.
-    let owner = s.loaded().config.raw.github.owner.clone();
-    let repo = match q.repo.as_deref() {
-        Some(name) => Some(
-            s.store()
-                .find_repo(name, &owner)?
-                .map_or_else(|| name.to_string(), |r| r.name),
-        ),
-        None => None,
-    };
-    Ok(Json(
-        json!({"drift": s.store().list_drift(repo.as_deref(), limit)?}),
-    ))
+    let repo = listed_repo(&s, q.repo.as_deref())?;
+    let drift = s
+        .store()
+        .list_drift(repo.as_ref().map(|r| r.name.as_str()), limit)?;
+    unknown_if_empty(&repo, drift.is_empty(), "drift")?;
+    Ok(Json(json!({ "drift": drift })))
 }
 
 async fn events(
@@ -275,18 +268,46 @@ async fn events(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).min(5000);
+    let repo = listed_repo(&s, q.repo.as_deref())?;
+    let events = s
+        .store()
+        .list_events(repo.as_ref().map(|r| r.name.as_str()), limit)?;
+    unknown_if_empty(&repo, events.is_empty(), "events")?;
+    Ok(Json(json!({ "events": events })))
+}
+
+/// The `?repo=` of a listing: a managed repo by its full or bare name, or (a repo no longer
+/// managed keeps its history) the name as given.
+struct ListedRepo {
+    name: String,
+    managed: bool,
+}
+
+fn listed_repo(s: &AppState, name: Option<&str>) -> Result<Option<ListedRepo>, ApiError> {
+    let Some(name) = name else { return Ok(None) };
     let owner = s.loaded().config.raw.github.owner.clone();
-    let repo = match q.repo.as_deref() {
-        Some(name) => Some(
-            s.store()
-                .find_repo(name, &owner)?
-                .map_or_else(|| name.to_string(), |r| r.name),
-        ),
-        None => None,
-    };
-    Ok(Json(
-        json!({"events": s.store().list_events(repo.as_deref(), limit)?}),
-    ))
+    Ok(Some(match s.store().find_repo(name, &owner)? {
+        Some(r) => ListedRepo {
+            name: r.name,
+            managed: true,
+        },
+        None => ListedRepo {
+            name: name.to_string(),
+            managed: false,
+        },
+    }))
+}
+
+/// A repo that is not managed and has nothing recorded is most likely a typo: 404, as
+/// `repos NAME` answers.
+fn unknown_if_empty(repo: &Option<ListedRepo>, empty: bool, what: &str) -> Result<(), ApiError> {
+    match repo {
+        Some(r) if !r.managed && empty => Err(ApiError::not_found(format!(
+            "repo {:?} is not managed by fleetsync and has no {what} recorded",
+            r.name
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -332,11 +353,18 @@ fn body_projects(s: &AppState, body: &str) -> Result<Vec<String>, ApiError> {
     if let Some(one) = b.project {
         p.push(one);
     }
+    let suspension = s.store().suspension()?;
     for name in &b.repos {
         let rec = super::repos::find(s, name).map_err(|e| match e.status {
             StatusCode::NOT_FOUND => ApiError::bad_request(e.message),
             _ => e,
         })?;
+        if let Some(since) = super::repos::suspended_since(&suspension, &rec.name) {
+            return Err(ApiError::conflict(format!(
+                "repo {} is suspended since {since}: a run leaves it alone until `fleetctl resume --repo {}`",
+                rec.name, rec.name
+            )));
+        }
         if !p.contains(&rec.source_key) {
             p.push(rec.source_key);
         }

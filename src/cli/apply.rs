@@ -135,7 +135,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(&saved.config_path));
-    let config = match load_config(&path) {
+    let config = match load_config(&path, output) {
         Ok(c) => c,
         Err(code) => return code,
     };

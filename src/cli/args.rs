@@ -38,7 +38,8 @@ pub struct DaemonArgs {
     /// The API token for POSTs (default: the config's `daemon.api_token` source).
     #[arg(long, env = "FLEETSYNC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// A config to read the address and token from.
+    /// The fleet config: fleetd's address and API token are read from it (a local `plan` and
+    /// `reconcile --local` run it).
     #[arg(long, short, env = "FLEETSYNC_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -118,7 +119,7 @@ pub enum Command {
         #[arg(long)]
         repo: Option<String>,
         /// At most this many events, newest first.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
         #[command(flatten)]
         daemon: DaemonArgs,
@@ -132,7 +133,7 @@ pub enum Command {
         #[arg(long)]
         repo: Option<String>,
         /// The newest this many.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
         #[command(flatten)]
         daemon: DaemonArgs,
@@ -142,7 +143,7 @@ pub enum Command {
         /// One run's details.
         id: Option<i64>,
         /// At most this many runs, newest first.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
         #[command(flatten)]
         daemon: DaemonArgs,
@@ -229,8 +230,8 @@ pub enum Command {
 /// `fleetctl plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Limit the plan to these project keys or plugin ids.
-    #[arg(long = "project")]
+    /// Limit the plan to this project key or plugin id (repeat the flag for more).
+    #[arg(long = "project", value_name = "KEY")]
     pub projects: Vec<String>,
     /// Exit codes as terraform's `-detailed-exitcode`: 0 no changes, 2 changes pending,
     /// 1 error (an incomplete plan, ownership conflicts, a bad config).
@@ -266,11 +267,11 @@ pub struct ReconcileArgs {
     /// Ask the running fleetd (what fleetctl does without `--local`).
     #[arg(long)]
     pub now: bool,
-    /// Limit the run to these DSS project keys (or plugin ids).
-    #[arg(long = "project")]
+    /// Limit the run to this DSS project key or plugin id (repeat the flag for more).
+    #[arg(long = "project", value_name = "KEY")]
     pub projects: Vec<String>,
-    /// Limit the run to these managed repos (`owner/name` or the bare name).
-    #[arg(long = "repo")]
+    /// Limit the run to this managed repo, `owner/name` or the bare name (repeat for more).
+    #[arg(long = "repo", value_name = "REPO")]
     pub repos: Vec<String>,
     /// Give up waiting after this long (e.g. `90s`, `5m`); the run goes on in fleetd and
     /// fleetctl exits 3.

@@ -35,6 +35,14 @@ pub enum ClientError {
         /// Its message.
         message: String,
     },
+    /// fleetd refused the token that was given.
+    #[error("fleetd {path}: HTTP 401: {message}; fleetd refused the API token given (by --token, FLEETSYNC_TOKEN or the config's daemon.api_token source): it is not the one in fleetd's config")]
+    Rejected {
+        /// Path.
+        path: String,
+        /// Its message.
+        message: String,
+    },
     /// fleetd answered with an error.
     #[error("fleetd {path}: HTTP {status}: {message}")]
     Http {
@@ -63,7 +71,7 @@ impl DaemonTarget {
             .await
             .map_err(|e| ClientError::Unreachable {
                 base: self.base.clone(),
-                reason: e.to_string(),
+                reason: causes(&e),
             })?;
         Self::json(path, resp).await
     }
@@ -97,9 +105,14 @@ impl DaemonTarget {
         }
         let resp = req.send().await.map_err(|e| ClientError::Unreachable {
             base: self.base.clone(),
-            reason: e.to_string(),
+            reason: causes(&e),
         })?;
-        Self::json(path, resp).await
+        match Self::json(path, resp).await {
+            Err(ClientError::Unauthorized { path, message }) if self.token.is_some() => {
+                Err(ClientError::Rejected { path, message })
+            }
+            other => other,
+        }
     }
 
     async fn json(path: &str, resp: reqwest::Response) -> Result<Value, ClientError> {
@@ -126,4 +139,20 @@ impl DaemonTarget {
         }
         Ok(v)
     }
+}
+
+/// An error with its causes (`error sending request: client error (Connect): tcp connect
+/// error: Connection refused (os error 111)`), so the root cause is said.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
 }

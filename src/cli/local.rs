@@ -18,7 +18,7 @@ pub(super) fn config_path(p: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/fleetd/fleet.toml"))
 }
 
-pub(super) fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
+pub(super) fn load_config(path: &Path, output: Output) -> Result<Arc<Config>, ExitCode> {
     match load_for_run(path) {
         Ok(c) => {
             for w in &c.warnings {
@@ -26,13 +26,7 @@ pub(super) fn load_config(path: &Path) -> Result<Arc<Config>, ExitCode> {
             }
             Ok(Arc::new(c))
         }
-        Err(e) => {
-            eprint!("{e}");
-            if !e.to_string().ends_with('\n') {
-                eprintln!();
-            }
-            Err(ExitCode::from(EXIT_USAGE))
-        }
+        Err(e) => Err(super::output::error(output, EXIT_USAGE, e)),
     }
 }
 
@@ -93,13 +87,22 @@ pub const EXIT_CHANGES: u8 = 2;
 /// How a plan ends: the exit code for an error (1 with `--exit-code`, where 2 means changes;
 /// fleetctl's usual 2 otherwise).
 fn plan_error(args: &PlanArgs) -> ExitCode {
-    ExitCode::from(if args.exit_code { 1 } else { EXIT_USAGE })
+    ExitCode::from(plan_error_code(args))
+}
+
+/// [`plan_error`]'s code.
+fn plan_error_code(args: &PlanArgs) -> u8 {
+    if args.exit_code {
+        1
+    } else {
+        EXIT_USAGE
+    }
 }
 
 /// `fleetctl plan` (in process).
 pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
     init_logs();
-    let config = match load_config(&config_path(&args.daemon.config)) {
+    let config = match load_config(&config_path(&args.daemon.config), output) {
         Ok(c) => c,
         Err(_) => return plan_error(args),
     };
@@ -119,8 +122,14 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         .await;
     bar.finish_and_clear();
     if let Some(e) = &report.error {
-        eprintln!("error: {e}");
-        return plan_error(args);
+        let mut message = e.clone();
+        if e.contains("HTTP 401") {
+            message.push_str(&format!(
+                "\nGitHub refused fleetsync's credentials: check [github] auth in {} (the token, or the App's id, installation and key; not expired, not revoked)",
+                config.path.display()
+            ));
+        }
+        return super::output::error(output, plan_error_code(args), message);
     }
     let opts = TextOptions {
         diff_lines: if args.diff { None } else { Some(DIFF_LINES) },
@@ -132,18 +141,16 @@ pub async fn plan(args: &PlanArgs, output: Output) -> ExitCode {
         || !report.plan.unknown_nodes.is_empty()
         || !report.plan.conflicts.is_empty();
     if trouble {
-        eprintln!(
-            "error: the plan is incomplete (see Errors / Conflicts / Discovery unknown above)"
-        );
+        let mut message =
+            "the plan is incomplete (see Errors / Conflicts / Discovery unknown above)".to_string();
         if args.out.is_some() {
-            eprintln!("error: an incomplete plan is not saved");
+            message.push_str("\nan incomplete plan is not saved");
         }
-        return plan_error(args);
+        return super::output::error(output, plan_error_code(args), message);
     }
     if let Some(out) = &args.out {
         if let Err(e) = save_plan(out, &report.plan, &config, &args.projects) {
-            eprintln!("error: {e}");
-            return plan_error(args);
+            return super::output::error(output, plan_error_code(args), e);
         }
         eprintln!(
             "Saved the plan to {}; `fleetctl apply {}` applies exactly these steps.",
@@ -165,9 +172,11 @@ fn save_plan(
     config: &Config,
     projects: &[String],
 ) -> Result<(), String> {
+    // Absolute, so `fleetctl apply PLAN` finds the config from any directory.
+    let config_path = std::path::absolute(&config.path).unwrap_or_else(|_| config.path.clone());
     let saved = SavedPlan::new(
         plan,
-        config.path.display().to_string(),
+        config_path.display().to_string(),
         config.hash.clone(),
         projects.to_vec(),
     );
@@ -249,7 +258,7 @@ fn projects_of(engine: &Engine, args: &ReconcileArgs) -> Result<Vec<String>, Str
 /// `fleetctl reconcile --local`.
 pub async fn reconcile(args: &ReconcileArgs, output: Output) -> ExitCode {
     init_logs();
-    let config = match load_config(&config_path(&args.daemon.config)) {
+    let config = match load_config(&config_path(&args.daemon.config), output) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -362,7 +371,7 @@ pub async fn sim(_config: &Path) -> ExitCode {
 #[cfg(feature = "dev")]
 pub async fn sim(config: &Path) -> ExitCode {
     init_logs();
-    let config = match load_config(config) {
+    let config = match load_config(config, Output::Text) {
         Ok(c) => c,
         Err(code) => return code,
     };

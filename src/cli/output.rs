@@ -79,13 +79,20 @@ pub fn print(output: Output, v: &Value, text: impl FnOnce(&Value, bool) -> Strin
 /// Prints an error on stderr: `error: …` for people, `{"error": {"message": …}}` (or its
 /// YAML) when a document was asked for. Returns the exit code.
 pub fn error(output: Output, code: u8, message: impl std::fmt::Display) -> ExitCode {
-    let message = message.to_string();
+    // A message may be several errors, each on its line and perhaps already prefixed
+    // (a config's errors): said once each, with one prefix.
+    let text = message.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
     if output.is_document() {
-        let v = json!({"error": {"message": message, "exit_code": code}});
+        let v = json!({"error": {"message": lines.join("\n"), "exit_code": code}});
         eprint!("{}", document(output, &v));
     } else {
-        let m = message.strip_prefix("error: ").unwrap_or(&message);
-        eprintln!("error: {m}");
+        for line in &lines {
+            eprintln!("error: {line}");
+        }
     }
     ExitCode::from(code)
 }

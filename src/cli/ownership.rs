@@ -17,20 +17,20 @@ use crate::plan::{render_text, Plan};
 use crate::reconcile::{Engine, RunOptions};
 use crate::store::Store;
 use serde_json::json;
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_USAGE)
+fn fail(output: Output, message: impl std::fmt::Display) -> ExitCode {
+    super::output::error(output, EXIT_USAGE, message)
 }
 
-fn engine(path: &Path) -> Result<Engine, ExitCode> {
-    let config: Arc<Config> = Arc::new(load_for_run(path).map_err(fail)?);
-    let store = Store::open(&config.state_path()).map_err(fail)?;
-    Engine::new(config, store, None, None).map_err(fail)
+fn engine(path: &Path, output: Output) -> Result<Engine, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| fail(output, e);
+    let config: Arc<Config> = Arc::new(load_for_run(path).map_err(|e| fail(&e))?);
+    let store = Store::open(&config.state_path()).map_err(|e| fail(&e))?;
+    Engine::new(config, store, None, None).map_err(|e| fail(&e))
 }
 
 /// The plan of one repo, cut from a whole plan (its steps, and its conflict if any).
@@ -66,7 +66,7 @@ fn confirm(question: &str) -> bool {
 /// `fleetctl adopt REPO… [--yes]`.
 pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -> ExitCode {
     crate::daemon::logging::init(crate::config::LogFormat::Text, "warn");
-    let engine = match engine(config) {
+    let engine = match engine(config, output) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -86,28 +86,34 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
         })
         .await;
     if let Some(e) = &report.error {
-        return fail(e);
+        return fail(output, e);
     }
     let mut out = Vec::new();
     for repo in &repos {
         let plan = plan_of(&report.plan, repo);
         if let Some(c) = plan.conflicts.first() {
-            return fail(format!("{repo} cannot be adopted: {}", c.reason));
+            return fail(output, format!("{repo} cannot be adopted: {}", c.reason));
         }
         let Some(source) = plan.repos.first().map(|p| p.source.clone()) else {
-            return fail(format!(
+            return fail(output, format!(
                 "{repo} is not a repo this config would manage, or it carries this install's marker already (nothing to adopt)"
             ));
         };
         if !output.is_document() {
             out!("{}", render_text(&plan));
         }
+        if !yes && !std::io::stdin().is_terminal() {
+            return fail(
+                output,
+                format!("{repo} not adopted: there is no terminal to ask on; review the plan, then run with --yes"),
+            );
+        }
         if !yes
             && !confirm(&format!(
                 "Adopt {repo} for {source} and let fleetsync apply the plan above?"
             ))
         {
-            return fail("not adopted");
+            return fail(output, format!("{repo} not adopted"));
         }
         match engine.write_marker(repo, &source).await {
             Ok(marker) => {
@@ -116,7 +122,12 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
                 }
                 out.push(json!({"repo": repo, "source": source, "marker": marker, "plan": crate::plan::render_json(&plan)}));
             }
-            Err(e) => return fail(format!("{repo}: the marker could not be written: {e}")),
+            Err(e) => {
+                return fail(
+                    output,
+                    format!("{repo}: the marker could not be written: {e}"),
+                )
+            }
         }
     }
     if output.is_document() {
@@ -129,11 +140,11 @@ pub async fn adopt(config: &Path, repos: &[String], yes: bool, output: Output) -
 pub fn rotate(config: &Path, output: Output) -> ExitCode {
     let config = match load_for_run(config) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(output, e),
     };
     let store = match Store::open(&config.state_path()) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail(output, e),
     };
     match store.forget_secret_fingerprints() {
         Ok(n) => {
@@ -147,6 +158,6 @@ pub fn rotate(config: &Path, output: Output) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e),
+        Err(e) => fail(output, e),
     }
 }

@@ -45,7 +45,8 @@ fn daemon_table(path: &Path) -> Result<(DaemonConfig, PathBuf), String> {
                 );
                 Ok(d)
             }
-            None => Err(format!("{} cannot be used:\n{errs}", path.display())),
+            // Each error names the file already.
+            None => Err(errs.to_string()),
         },
     }
 }
@@ -276,9 +277,12 @@ fn progress_line(v: &Value) -> String {
 
 /// `fleetctl plan --remote`: a dry run in the daemon.
 pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
+    // The exit codes of a local plan: 2 for an error (1 with --exit-code, where 2 means
+    // changes pending).
+    let error_code = if args.exit_code { 1 } else { EXIT_USAGE };
     let t = match target(&args.daemon) {
         Ok(t) => t,
-        Err(e) => return out::error(output, EXIT_USAGE, e),
+        Err(e) => return out::error(output, error_code, e),
     };
     let v = match t
         .post(
@@ -288,7 +292,7 @@ pub async fn plan(args: &crate::cli::PlanArgs, output: Output) -> ExitCode {
         .await
     {
         Ok(v) => v,
-        Err(e) => return out::error(output, 1, e),
+        Err(e) => return out::error(output, error_code, e),
     };
     if let Some(path) = &args.daemon.config {
         if let (Ok(cfg), Some(remote)) = (

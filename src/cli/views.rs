@@ -66,6 +66,12 @@ fn span(secs: i64) -> String {
 
 /// Why a repo needs attention, in one line: its last error, or why it is being removed.
 fn repo_message(r: &Value) -> String {
+    if let Some(since) = r.get("suspended_since").and_then(|e| e.as_str()) {
+        return format!(
+            "suspended since {since}: no GitHub writes until `fleetctl resume --repo {}`",
+            s(r, "/name")
+        );
+    }
     if let Some(e) = r.get("last_error").and_then(|e| e.as_str()) {
         return e.to_string();
     }
@@ -406,9 +412,12 @@ pub fn suspension_text(suspended: bool, v: &Value) -> String {
         (false, true) => format!("resumed {what}: the next run reconciles it\n"),
         (false, false) => format!("{what} was not suspended\n"),
     };
-    out.push_str(&suspension_line(
-        &serde_json::json!({"suspended": v["suspended"]}),
-    ));
+    // After a resume, what is still suspended; after a suspend, the line above said it.
+    if !suspended {
+        out.push_str(&suspension_line(
+            &serde_json::json!({"suspended": v["suspended"]}),
+        ));
+    }
     out
 }
 

@@ -212,7 +212,10 @@ impl Engine {
         reason: String,
     ) -> Conflict {
         let source = source_label(spec);
-        tracing::warn!(%repo, %source, cause, %reason, "ownership conflict: nothing written");
+        // A plan lists its conflicts itself.
+        if !ctx.dry_run {
+            tracing::warn!(%repo, %source, cause, %reason, "ownership conflict: nothing written");
+        }
         self.observer.conflict(cause);
         if !ctx.dry_run {
             if let Err(e) = self.record_conflict(ctx, spec, repo, &reason) {

@@ -188,12 +188,22 @@ impl Engine {
         let mut out = Rebuilt::default();
         if !records.is_empty() {
             let n = records.len();
-            let text = format!(
-                "STATE REBUILT FROM GITHUB: the state file {} is new, and {n} repo(s) of {owner} carry this install's ownership marker ({}); they are managed again, grace periods of projects that are gone start now, and secrets GitHub updated before now are not rewritten (`fleetctl secrets rotate` writes them all)",
-                self.store.path().display(),
-                own.install
-            );
-            tracing::error!("{text}");
+            // A plan writes nothing: it says what a run will do, and logs nothing.
+            let text = if dry_run {
+                format!(
+                    "the state file {} is new: a run will rebuild it from GitHub, where {n} repo(s) of {owner} carry this install's ownership marker ({}); they will be managed again, grace periods of projects that are gone will start then, and secrets GitHub updated before then will not be rewritten (`fleetctl secrets rotate` writes them all)",
+                    self.store.path().display(),
+                    own.install
+                )
+            } else {
+                let text = format!(
+                    "STATE REBUILT FROM GITHUB: the state file {} is new, and {n} repo(s) of {owner} carry this install's ownership marker ({}); they are managed again, grace periods of projects that are gone start now, and secrets GitHub updated before now are not rewritten (`fleetctl secrets rotate` writes them all)",
+                    self.store.path().display(),
+                    own.install
+                );
+                tracing::error!("{text}");
+                text
+            };
             out.notice = Some(text);
             out.trust_secrets_before = Some(now);
         }
