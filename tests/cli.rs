@@ -243,6 +243,13 @@ async fn reconcile_now_by_repo_with_a_timeout_and_a_token_hint() {
     let after: Value = serde_json::from_str(&ok(&addr, &["runs", "-o", "json"])).unwrap();
     assert_eq!(after["runs"].as_array().unwrap().len(), 2);
 
+    // --no-wait: the run id on stdout, for a script.
+    let text = ok(
+        &addr,
+        &["reconcile", "--now", "--no-wait", "--config", &config],
+    );
+    assert!(text.starts_with("run #"), "{text}");
+
     // --timeout: a slow GitHub; fleetctl stops waiting, exit 3, the run goes on.
     f.gh.handle.update_settings(|s| s.latency_ms = 400);
     let o = fleetctl(&["reconcile", "--now", "--timeout", "1s", "--config", &config]);
@@ -442,7 +449,8 @@ async fn events_list_what_fleetd_did_and_saw_in_time_order() {
         })
     };
     assert!(has("create", &a, ""), "{v}");
-    assert!(has("drift", &a, ""), "{v}");
+    // A drift row names the resource, as a create or repair row does.
+    assert!(has("drift", &a, &format!("variable:{a}/")), "{v}");
     assert!(has("repair", &a, ""), "{v}");
     assert!(has("guard-blocked", &b, "protected_repos"), "{v}");
     assert!(has("source-gone", &c, "no longer listed"), "{v}");

@@ -259,3 +259,32 @@ fn example_workflows_render_with_github_expressions_intact() {
     assert_eq!(cfg.raw.repo.variables.len(), 6);
     assert!(cfg.raw.repo.protection.contains_key("prod"));
 }
+
+#[test]
+fn errors_are_listed_in_reading_order() {
+    // [github] before [daemon] in the file: its error comes first, though [daemon] is
+    // validated first.
+    let base = std::fs::read_to_string("tests/configs/base.toml").unwrap();
+    let templates = std::fs::canonicalize("tests/configs/templates").unwrap();
+    let daemon = "[daemon]\nlisten = \"127.0.0.1:9464\"\nschedule = \"0 */10 * * * *\"\n";
+    assert!(base.starts_with(daemon));
+    let text = base
+        .replacen(daemon, "", 1)
+        .replacen("owner = \"acme\"", "owner = \"\"", 1)
+        .replace("templates/", &format!("{}/", templates.display()))
+        + "\n[daemon]\nlisten = \"not an address\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.toml");
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = check(&path, false);
+    assert_eq!(code, 2, "{err}");
+    let lines: Vec<usize> = err
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .filter_map(|l| l.split(':').nth(2).and_then(|n| n.trim().parse().ok()))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "{err}");
+}

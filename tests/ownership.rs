@@ -390,6 +390,12 @@ async fn case1_hand_made_repo_is_a_conflict_and_never_written() {
         fleetsync::plan::render_text(&plan.plan)
     );
     assert!(fleetsync::plan::render_text(&plan.plan).contains("Conflicts"));
+    // The summary line counts them too.
+    assert!(
+        fleetsync::plan::render_text(&plan.plan).contains(" 1 ownership conflict(s), not written."),
+        "{}",
+        fleetsync::plan::render_text(&plan.plan)
+    );
     assert!(write_requests(&f).is_empty());
     let (r, metrics) = run_with_metrics(&f, RunOptions::default()).await;
     assert_eq!(r.status, "partial", "{}", r.summary);

@@ -44,7 +44,7 @@ pub enum ClientError {
         message: String,
     },
     /// fleetd answered with an error.
-    #[error("fleetd {path}: HTTP {status}: {message}")]
+    #[error("{message} (fleetd answered HTTP {status} to {path})")]
     Http {
         /// Path.
         path: String,
@@ -132,7 +132,7 @@ impl DaemonTarget {
                 });
             }
             return Err(ClientError::Http {
-                path: path.to_string(),
+                path: path.replace("%2F", "/"),
                 status,
                 message,
             });

@@ -174,18 +174,19 @@ pub async fn reconcile_now(args: &ReconcileArgs, output: Output) -> ExitCode {
             format!("unexpected answer from fleetd: {accepted}"),
         );
     };
-    if !output.is_document() {
-        let coalesced = accepted["coalesced"].as_bool().unwrap_or(false);
-        let how = if coalesced {
-            "(joined a queued run)"
-        } else {
-            "queued"
-        };
-        eprintln!("run #{run_id} {how}");
-    }
+    let coalesced = accepted["coalesced"].as_bool().unwrap_or(false);
+    let how = if coalesced {
+        "(joined a queued run)"
+    } else {
+        "queued"
+    };
     if args.no_wait {
-        out::print(output, &accepted, |_, _| String::new());
+        // The run id on stdout, for a script: `run #9 queued`.
+        out::print(output, &accepted, |_, _| format!("run #{run_id} {how}\n"));
         return ExitCode::SUCCESS;
+    }
+    if !output.is_document() {
+        eprintln!("run #{run_id} {how}");
     }
     let deadline = args.timeout.map(|d| (d, tokio::time::Instant::now() + d.0));
     let mut last_line = String::new();

@@ -248,6 +248,11 @@ fn validate(path: &Path, source: &str) -> Result<Config, Invalid> {
         ..
     } = v;
     if !errors.is_empty() {
+        let mut errors = errors;
+        // In reading order: the config's own errors by line and column, then the templates'.
+        errors.sort_by(|a, b| {
+            (a.file != path, &a.file, a.line, a.col).cmp(&(b.file != path, &b.file, b.line, b.col))
+        });
         return Err((ConfigErrors(errors), secrets, base_dir));
     }
     let plugin_contents = match &raw.plugin_repo {

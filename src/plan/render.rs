@@ -188,6 +188,13 @@ pub fn render_text_with(plan: &Plan, opts: TextOptions) -> String {
     if drifted > 0 {
         let _ = write!(out, " {drifted} drift finding(s).");
     }
+    if !plan.conflicts.is_empty() {
+        let _ = write!(
+            out,
+            " {} ownership conflict(s), not written.",
+            plan.conflicts.len()
+        );
+    }
     out.push('\n');
     out
 }

@@ -166,7 +166,12 @@ impl Store {
                 at: d.seen_at,
                 kind: "drift".into(),
                 repo: Some(d.repo),
-                reason: format!("{}{}", d.what, if d.repaired { " (repaired)" } else { "" }),
+                reason: format!(
+                    "{}: {}{}",
+                    d.address,
+                    d.what,
+                    if d.repaired { " (repaired)" } else { "" }
+                ),
                 address: Some(d.address),
                 run_id: d.run_id,
             })
