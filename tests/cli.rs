@@ -340,7 +340,11 @@ async fn suspend_and_resume_last_across_a_restart_and_stop_every_write() {
     assert_eq!(f.gh.handle.repo(&a).unwrap().variables[var], "HACKED");
 
     // One repo only: the others are reconciled, that one is not even read.
-    ok(&addr, &["suspend", "--repo", &a, "--config", &config]);
+    let text = ok(&addr, &["suspend", "--repo", &a, "--config", &config]);
+    assert!(
+        text.contains(&format!("until `fleetctl resume --repo {a}`")),
+        "{text}"
+    );
     let text = ok(&addr, &["resume", "--config", &config]);
     assert!(text.starts_with("resumed the fleet"), "{text}");
     assert!(

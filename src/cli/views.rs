@@ -405,10 +405,15 @@ fn node_counts(n: &Value) -> String {
 pub fn suspension_text(suspended: bool, v: &Value) -> String {
     let what = s(v, "/what");
     let changed = v["changed"].as_bool() == Some(true);
+    // The fleet is `the fleet`; a repo is its full name.
+    let resume = match what.contains('/') {
+        true => format!("fleetctl resume --repo {what}"),
+        false => "fleetctl resume".to_string(),
+    };
     let mut out = match (suspended, changed) {
-        (true, _) => format!(
-            "suspended {what}: fleetd writes nothing to it on GitHub until `fleetctl resume`\n"
-        ),
+        (true, _) => {
+            format!("suspended {what}: fleetd writes nothing to it on GitHub until `{resume}`\n")
+        }
         (false, true) => format!("resumed {what}: the next run reconciles it\n"),
         (false, false) => format!("{what} was not suspended\n"),
     };
