@@ -65,7 +65,16 @@ async fn daemon(f: &Fleet, name: &str) -> Fleetd {
 }
 
 async fn started_fleet(projects: usize, github_extra: &str) -> (Fleet, Fleetd, String) {
-    let mut f = Fleet::start(projects, 0, roomy_github(), github_extra).await;
+    started_fleet_with_plugins(projects, 0, github_extra).await
+}
+
+/// A fleet with `plugins` dev plugins too, its fleetd started and its first run succeeded.
+async fn started_fleet_with_plugins(
+    projects: usize,
+    plugins: usize,
+    github_extra: &str,
+) -> (Fleet, Fleetd, String) {
+    let mut f = Fleet::start(projects, plugins, roomy_github(), github_extra).await;
     f.listen_on(free_port());
     let d = daemon(&f, "fleetd").await;
     let run = d
@@ -534,15 +543,7 @@ async fn address_and_token_from_the_environment_under_one_prefix_old_names_warn(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_says_what_each_dss_node_listed_managed_and_left_out() {
-    let mut f = Fleet::start(12, 2, roomy_github(), "").await;
-    f.listen_on(free_port());
-    let d = daemon(&f, "fleetd").await;
-    let run = d
-        .run(&[], Duration::from_millis(100), Duration::from_secs(120))
-        .await
-        .unwrap();
-    assert_eq!(run.status, "succeeded", "{run:?}");
-    let addr = format!("127.0.0.1:{}", f.listen_port);
+    let (f, _d, addr) = started_fleet_with_plugins(12, 2, "").await;
     let listed = f.dss.handle.project_keys().len();
     let managed = f.wanted_project_repos().len();
     assert!(

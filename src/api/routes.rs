@@ -341,14 +341,17 @@ struct ReconcileBody {
     diff: bool,
 }
 
+/// A reconcile or plan body (an empty one asks for everything).
+fn parse_body(body: &str) -> Result<ReconcileBody, ApiError> {
+    if body.trim().is_empty() {
+        return Ok(ReconcileBody::default());
+    }
+    serde_json::from_str(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
 /// The projects a body names: `projects`, `project`, and the sources of `repos` (an unknown
 /// repo is a 400 naming it).
-fn body_projects(s: &AppState, body: &str) -> Result<Vec<String>, ApiError> {
-    if body.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let b: ReconcileBody = serde_json::from_str(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+fn body_projects(s: &AppState, b: ReconcileBody) -> Result<Vec<String>, ApiError> {
     let mut p = b.projects;
     if let Some(one) = b.project {
         p.push(one);
@@ -378,7 +381,7 @@ async fn reconcile(
     body: String,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers)?;
-    let projects = body_projects(&s, &body)?;
+    let projects = body_projects(&s, parse_body(&body)?)?;
     if let Some(since) = s.store().suspension()?.fleet {
         return Err(ApiError::conflict(format!(
             "the fleet is suspended since {since}: no run is queued until `fleetctl resume`"
@@ -416,8 +419,9 @@ async fn plan(
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&s, &headers)?;
-    let projects = body_projects(&s, &body)?;
-    let whole_diffs = wants_whole_diffs(&body);
+    let parsed = parse_body(&body)?;
+    let whole_diffs = parsed.diff;
+    let projects = body_projects(&s, parsed)?;
     let mut doc = s.plan(projects).await.map_err(|e| {
         let msg = format!("no plan: {}", e.message);
         if e.bad_request {
@@ -435,11 +439,6 @@ async fn plan(
         }
     }
     Ok(Json(doc))
-}
-
-/// `{"diff": true}` in a plan request (the body was already parsed by [`body_projects`]).
-fn wants_whole_diffs(body: &str) -> bool {
-    !body.trim().is_empty() && serde_json::from_str::<ReconcileBody>(body).is_ok_and(|b| b.diff)
 }
 
 async fn suspend(
